@@ -1,0 +1,3 @@
+from asterisk_rec.cli import main
+
+raise SystemExit(main())

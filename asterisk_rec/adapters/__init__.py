@@ -1,0 +1,1 @@
+"""Connections to the outside world, each an async context manager with a health ``ping``."""

@@ -1,0 +1,137 @@
+"""ARI: asyncari for the Stasis WebSocket and Asterisk's object model, httpx for plain REST calls and
+for streaming recordings (asyncari reads whole bodies into memory)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import asyncari
+import httpx
+
+from asterisk_rec.config import AriSettings
+from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskUnreachable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AsteriskInfo:
+    version: str
+    entity_id: str
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+class AriRest:
+    """Plain ARI REST over httpx. Turns connection and credential failures into clear errors."""
+
+    def __init__(self, settings: AriSettings, timeout: float = 5.0) -> None:
+        self.settings = settings
+        self._http = httpx.AsyncClient(
+            base_url=urljoin(settings.url, "ari/"),
+            auth=(settings.user, settings.password.reveal()),
+            timeout=timeout,
+        )
+
+    async def __aenter__(self) -> AriRest:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._http.aclose()
+
+    def _unreachable(self, err: Exception) -> AsteriskUnreachable:
+        reason = str(err) or type(err).__name__
+        return AsteriskUnreachable(
+            f"Asterisk is unreachable at {host_port(self.settings.url)} (ARI, {self.settings.url}): {reason}. "
+            "Is Asterisk running, with http.conf's bindaddr and bindport matching ari.url?"
+        )
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as err:
+            raise self._unreachable(err) from err
+        self._raise_for_status(response, method, path)
+        return response
+
+    def _raise_for_status(self, response: httpx.Response, method: str, path: str) -> None:
+        if response.status_code == 401:
+            raise AriCredentialsRejected(
+                f"ARI at {self.settings.url} rejected the credentials of user {self.settings.user!r}: "
+                "check ari.user and ari.password against ari.conf"
+            )
+        if response.is_error:
+            raise AriError(f"ARI {method} /ari/{path} answered {response.status_code}: {response.text.strip()}")
+
+    async def ping(self) -> AsteriskInfo:
+        """Asterisk's version, and proof that it answers and accepts our credentials."""
+        data = (await self.request("GET", "asterisk/info", params={"only": "system"})).json()
+        return AsteriskInfo(version=data["system"]["version"], entity_id=data["system"]["entity_id"])
+
+    async def download_stored_recording(self, name: str, destination: Path) -> int:
+        """Stream a stored recording to a file, never holding it whole in memory. Returns its size."""
+        path = f"recordings/stored/{quote(name, safe='')}/file"
+        written = 0
+        try:
+            async with self._http.stream("GET", path) as response:
+                if response.is_error:
+                    await response.aread()
+                self._raise_for_status(response, "GET", path)
+                with destination.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+                        written += len(chunk)
+        except httpx.TransportError as err:
+            raise self._unreachable(err) from err
+        return written
+
+
+class AriConnection:
+    """A Stasis application's connection: REST (``rest``) and asyncari's client (``client``), whose
+    WebSocket registers the app with Asterisk."""
+
+    def __init__(self, settings: AriSettings, timeout: float = 5.0, app: str | None = None) -> None:
+        self.settings = settings
+        self.app = app or settings.app
+        self.rest = AriRest(settings, timeout)
+        self._stack = AsyncExitStack()
+        self.client: Any = None
+
+    async def __aenter__(self) -> AriConnection:
+        await self._stack.__aenter__()
+        try:
+            await self._stack.enter_async_context(self.rest)
+            info = await self.rest.ping()
+            self.client = await self._stack.enter_async_context(
+                asyncari.connect(self.settings.url, self.app, self.settings.user, self.settings.password.reveal())
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        log.info("ARI connected: Asterisk %s, Stasis app %r", info.version, self.app)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def ping(self) -> AsteriskInfo:
+        return await self.rest.ping()
+
+
+# asyncari's HTTP layer puts the ARI password in every URL (api_key=...), and httpx logs URLs at INFO:
+# keep those lines out of every log.
+logging.getLogger("httpx").setLevel(logging.WARNING)

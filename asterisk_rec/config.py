@@ -1,0 +1,218 @@
+"""Settings, layered: defaults, then the commented TOML file, then an env file (the one provisioning
+writes, holding the generated credentials), then the process environment, then ``--set`` flags.
+
+Every setting is ``section.key`` in TOML and ``--set``, and ``ASTERISK_REC_<SECTION>_<KEY>`` in the
+environment (section ``database`` is ``DB`` there, as in the provisioned env file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asterisk_rec.errors import ConfigError
+
+ENV_PREFIX = "ASTERISK_REC_"
+ENV_FILE_VARIABLE = "ASTERISK_REC_ENV_FILE"
+DEFAULT_CONFIG_FILE = Path("/etc/asterisk-rec/asterisk-rec.toml")
+DEFAULT_ENV_FILE = Path("/etc/asterisk-rec/asterisk-rec.env")
+
+
+class Secret:
+    """A value that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class AriSettings:
+    url: str = "http://127.0.0.1:8088/"
+    user: str = "asterisk-rec"
+    password: Secret = field(default_factory=lambda: Secret(""))
+    app: str = "asterisk-rec"
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    user: str = "asterisk-rec"
+    password: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    host: str = "127.0.0.1"
+    port: int = 5432
+    name: str = "asterisk_rec"
+    user: str = "asterisk_rec"
+    password: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    log_level: str = "INFO"
+    # How long a start-up connection attempt to Asterisk or PostgreSQL may take before it is reported.
+    connect_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    ari: AriSettings = field(default_factory=AriSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+
+
+ENV_SECTION_NAMES = {"database": "DB"}
+
+
+def env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{ENV_SECTION_NAMES.get(section, section.upper())}_{key.upper()}"
+
+
+def _convert(value: Any, to: Any, where: str) -> Any:
+    if to is Secret:
+        return value if isinstance(value, Secret) else Secret(str(value))
+    if to is int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
+    if to is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected text, got {value!r}")
+    return value
+
+
+SECTIONS: dict[str, type] = {
+    "ari": AriSettings,
+    "ami": AmiSettings,
+    "database": DatabaseSettings,
+    "service": ServiceSettings,
+}
+
+
+def _section_types(section: str) -> dict[str, Any]:
+    cls = SECTIONS.get(section)
+    if cls is None:
+        raise ConfigError(f"unknown section {section!r} (known: {', '.join(SECTIONS)})")
+    return typing.get_type_hints(cls)
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -> Settings:
+    types = _section_types(section)
+    if key not in types:
+        raise ConfigError(f"{where}: unknown setting {section}.{key} (known: {', '.join(types)})")
+    current = getattr(settings, section)
+    updated = dataclasses.replace(current, **{key: _convert(value, types[key], where)})
+    return dataclasses.replace(settings, **{section: updated})
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines, as systemd's EnvironmentFile reads them (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read env file {path}: {err.strerror}") from None
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _from_environment(settings: Settings, environ: Mapping[str, str], where: str) -> Settings:
+    for section in SECTIONS:
+        for key in _section_types(section):
+            name = env_name(section, key)
+            if name in environ:
+                settings = _apply(settings, section, key, environ[name], f"{where} {name}")
+    return settings
+
+
+def _from_toml(settings: Settings, path: Path) -> Settings:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: {section!r} must be a [section]")
+        for key, value in values.items():
+            settings = _apply(settings, section, key, value, str(path))
+    return settings
+
+
+def parse_assignment(text: str) -> tuple[str, str, str]:
+    name, sep, value = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. ari.url=http://127.0.0.1:8088/")
+    return section, key, value
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env_file: Path | None = None,
+    overrides: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from every layer. A file named explicitly must exist; the default ones may not."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    if config_file is not None:
+        settings = _from_toml(settings, config_file)
+    elif DEFAULT_CONFIG_FILE.exists():
+        settings = _from_toml(settings, DEFAULT_CONFIG_FILE)
+
+    if env_file is None and environ.get(ENV_FILE_VARIABLE):
+        env_file = Path(environ[ENV_FILE_VARIABLE])
+    if env_file is not None:
+        settings = _from_environment(settings, read_env_file(env_file), str(env_file))
+    elif DEFAULT_ENV_FILE.exists() and os.access(DEFAULT_ENV_FILE, os.R_OK):
+        settings = _from_environment(settings, read_env_file(DEFAULT_ENV_FILE), str(DEFAULT_ENV_FILE))
+
+    settings = _from_environment(settings, environ, "environment")
+    for text in overrides:
+        section, key, value = parse_assignment(text)
+        settings = _apply(settings, section, key, value, f"--set {section}.{key}")
+    return settings
