@@ -90,7 +90,8 @@ def _check(settings: Settings) -> int:
     health = _run_async(check(settings))
     print(f"ARI:        Asterisk {health.asterisk_version} at {settings.ari.url}")
     print(f"AMI:        logged in at {settings.ami.host}:{settings.ami.port} as {settings.ami.user}")
-    print(f"PostgreSQL: {health.database_version.split(' on ')[0]} at {settings.database.host}:{settings.database.port}")
+    database = settings.database
+    print(f"PostgreSQL: {health.database_version.split(' on ')[0]} at {database.host}:{database.port}")
     return 0
 
 

@@ -7,7 +7,7 @@
 #
 # Settings (environment): ASTERISK_REC_SRC (the project checkout, default: this script's parent),
 # ASTERISK_REC_PG_PORT (5432), ASTERISK_REC_HTTP_PORT (8088), ASTERISK_REC_AMI_PORT (5038),
-# ASTERISK_REC_SIP_PORT (5060).
+# ASTERISK_REC_SIP_PORT (5060), ASTERISK_REC_SIP_BIND (127.0.0.1).
 set -euo pipefail
 
 LAB=no
@@ -18,6 +18,8 @@ PG_PORT=${ASTERISK_REC_PG_PORT:-5432}
 HTTP_PORT=${ASTERISK_REC_HTTP_PORT:-8088}
 AMI_PORT=${ASTERISK_REC_AMI_PORT:-5038}
 SIP_PORT=${ASTERISK_REC_SIP_PORT:-5060}
+# SIP listens on loopback in the lab; a Vagrant box listens on all its addresses for the forwarded port.
+SIP_BIND=${ASTERISK_REC_SIP_BIND:-127.0.0.1}
 ENV_DIR=/etc/asterisk-rec
 ENV_FILE=$ENV_DIR/asterisk-rec.env
 DB_NAME=asterisk_rec
@@ -184,11 +186,11 @@ enabled = yes
 linkedid => LinkedID
 EOF
     put /etc/asterisk/pjsip.conf <<EOF
-; The lab's SIP side: every peer is on loopback.
+; SIP for the box's phones and trunk.
 [transport-udp]
 type = transport
 protocol = udp
-bind = 127.0.0.1:$SIP_PORT
+bind = $SIP_BIND:$SIP_PORT
 EOF
     put /etc/asterisk/extensions.conf <<EOF
 [general]
@@ -215,7 +217,7 @@ EOF
     done
 }
 
-pg_version() { ls /etc/postgresql | sort -n | tail -n 1; }
+pg_version() { find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -n | tail -n 1; }
 
 configure_postgresql() {
     local ver started=no

@@ -60,9 +60,7 @@ class AmiConnection:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.manager.connect()
-                # panoramisk sends Login from its connection callback; wait for its answer.
-                while self.manager.authenticated_future is None and not self.manager.authenticated:
-                    await asyncio.sleep(0.01)
+                # panoramisk sent Login from its connection callback, which ran before connect() returned.
                 if self.manager.authenticated_future is not None:
                     await self.manager.authenticated_future
         except OSError as err:

@@ -68,7 +68,8 @@ def project_source() -> Path:
 def require_root(command: str) -> None:
     if os.geteuid() != 0:
         raise LabNeedsRoot(
-            f"the lab needs root: it runs debootstrap, mount and chroot. Run it as root: sudo asterisk-rec lab {command}"
+            "the lab needs root: it runs debootstrap, mount and chroot. "
+            f"Run it as root: sudo asterisk-rec lab {command}"
         )
 
 
@@ -85,7 +86,10 @@ class Lab:
             if shutil.which(tool) is None:
                 raise LabError(f"{tool} is not on PATH: the lab cannot run here")
         self.settings.directory.mkdir(parents=True, exist_ok=True)
-        self.rootfs.bootstrap()
+        if self.rootfs.bootstrapped:
+            log.info("reusing the lab's root filesystem in %s", self.rootfs.path)
+        else:
+            self.rootfs.bootstrap()
         self.rootfs.mount()
         source, environment = project_source(), self.settings.provision_environment()
         stamp = self.settings.directory / "provisioned.sha256"
@@ -93,6 +97,8 @@ class Lab:
             if stamp.exists():
                 self.services.stop_all()  # new configuration takes effect on a fresh start
             self.rootfs.provision(source, environment, stamp)
+        else:
+            log.info("the lab is provisioned from the current vagrant/provision.sh, dialplan/ and sounds/")
         self.services.start_all()
         self.services.wait_for_ports([self.settings.http_port, self.settings.ami_port, self.settings.pg_port])
         self._publish_env_file()

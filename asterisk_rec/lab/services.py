@@ -111,7 +111,7 @@ class LabServices:
         pid = self._wait_for_pid(spec)
         self._recorded(spec).write_text(f"{pid}\n")
         if spec.ready:
-            self._wait_until_ready(spec)
+            self.wait_until_ready(spec)
         log.info("%s started in the lab (pid %d)", spec.name, pid)
 
     def _wait_for_pid(self, spec: ServiceSpec, timeout: float = 20.0) -> int:
@@ -123,7 +123,7 @@ class LabServices:
             time.sleep(0.05)
         raise LabError(f"{spec.name} did not start in the lab within {timeout:g} s (no pid in {spec.pid_file})")
 
-    def _wait_until_ready(self, spec: ServiceSpec, timeout: float = 30.0) -> None:
+    def wait_until_ready(self, spec: ServiceSpec, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:

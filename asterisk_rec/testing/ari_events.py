@@ -23,8 +23,8 @@ class EventLog:
         self._arrived = anyio.Event()
 
     async def wait_for(self, event_type: str, matches: Callable[[Any], bool] = lambda e: True,
-                       timeout: float = 10.0) -> Any:
-        with anyio.fail_after(timeout):
+                       within: float = 10.0) -> Any:
+        with anyio.fail_after(within):
             seen = 0
             while True:
                 for event in self.events[seen:]:

@@ -18,6 +18,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
+    # Restarting the lab comes last, so it disturbs no other test.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_lab") is not None)
 
 
 @pytest.fixture(scope="session")
