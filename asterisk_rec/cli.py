@@ -13,6 +13,7 @@ from typing import Any
 
 from asterisk_rec import __version__
 from asterisk_rec.config import Settings, load_settings
+from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="connect to ARI, AMI and PostgreSQL once and report")
     lab = commands.add_parser("lab", help="the Asterisk + PostgreSQL lab (needs root)")
     lab.add_argument("action", choices=["up", "down", "status", "shell"])
+    directory_cli.add_commands(commands)
     return parser
 
 
@@ -102,9 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _setup_logging(args.log_level or "INFO")
             return _lab(args.action)
         settings = load_settings(args.config, args.env_file, args.overrides)
-        _setup_logging(args.log_level or settings.service.log_level)
+        # Only the service logs at its configured level; one-shot commands speak through their output.
+        _setup_logging(args.log_level or (settings.service.log_level if args.command == "serve" else "WARNING"))
         if args.command == "check":
             return _check(settings)
+        if args.command in directory_cli.HANDLERS:
+            for line in _run_async(directory_cli.run(settings, args)):
+                print(line)
+            return 0
         from asterisk_rec.service import serve
 
         _run_async(serve(settings))

@@ -51,3 +51,15 @@ class DatabaseUnavailable(AsteriskRecError):
 
 class DatabaseCredentialsRejected(AsteriskRecError):
     error_id = "database_credentials_rejected"
+
+
+class InvalidInput(AsteriskRecError):
+    error_id = "invalid_input"
+
+
+class NotFound(AsteriskRecError):
+    error_id = "not_found"
+
+
+class Conflict(AsteriskRecError):
+    error_id = "conflict"

@@ -1,0 +1,1 @@
+"""Organisations, users, their devices and recording policy."""

@@ -1,0 +1,113 @@
+"""``asterisk-rec org|user|device|recording ...``: the directory from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.config import Settings
+from asterisk_rec.directory.models import Organisation, User
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.store.migrate import migrate
+
+Handler = Callable[[DirectoryStore, argparse.Namespace], Awaitable[list[str]]]
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    org = commands.add_parser("org", help="organisations").add_subparsers(dest="action", required=True)
+    p = org.add_parser("add", help="add an organisation")
+    p.add_argument("name")
+    p.add_argument("--time-zone", default="Europe/Amsterdam")
+    p.add_argument("--language", default="nl", help="nl or en: the notice's language for its users")
+    p.add_argument("--fail-mode", default="open",
+                   help="when the app is down: open (connect unrecorded, alarm) or closed (refuse the call)")
+    p = org.add_parser("set", help="change an organisation's settings")
+    p.add_argument("name")
+    p.add_argument("--time-zone")
+    p.add_argument("--language")
+    p.add_argument("--fail-mode")
+    org.add_parser("list", help="list organisations")
+
+    user = commands.add_parser("user", help="users").add_subparsers(dest="action", required=True)
+    p = user.add_parser("add", help="add a user")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p.add_argument("name")
+    p.add_argument("--email")
+    p.add_argument("--language", help="nl or en (default: the organisation's)")
+    p = user.add_parser("remove", help="remove a user (and so their recording)")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p = user.add_parser("list", help="list an organisation's users with devices and recording mode")
+    p.add_argument("org")
+
+    device = commands.add_parser("device", help="users' devices").add_subparsers(dest="action", required=True)
+    p = device.add_parser("add", help="add a desk phone or app (PJSIP endpoint) or a mobile (E.164 number)")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p.add_argument("kind", help="desk, app or mobile")
+    p.add_argument("address", help="the PJSIP endpoint, or the mobile's number (+31612345678)")
+    p = device.add_parser("remove", help="remove a device")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p.add_argument("address")
+
+    recording = commands.add_parser("recording", help="who is recorded").add_subparsers(dest="action", required=True)
+    p = recording.add_parser("set", help="set a user's recording: always, on demand or off")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p.add_argument("mode")
+    p = recording.add_parser("list", help="the users with recording on")
+    p.add_argument("org")
+
+
+def describe_user(user: User) -> str:
+    devices = ", ".join(f"{d.kind.value} {d.address}" for d in user.devices) or "no devices"
+    mode = user.recording_mode.value.replace("_", " ")
+    return f"{user.extension}\t{user.name}\t{mode}\t{devices}"
+
+
+def describe_organisation(org: Organisation) -> str:
+    return f"{org.name}\t{org.time_zone}\t{org.language}\tfail {org.fail_mode.value}"
+
+
+async def _org(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "add":
+        return [describe_organisation(await store.add_organisation(a.name, a.time_zone, a.language, a.fail_mode))]
+    if a.action == "set":
+        org = await store.update_organisation(a.name, time_zone=a.time_zone, language=a.language,
+                                              fail_mode=a.fail_mode)
+        return [describe_organisation(org)]
+    return [describe_organisation(o) for o in await store.organisations()]
+
+
+async def _user(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "add":
+        return [describe_user(await store.add_user(a.org, a.extension, a.name, a.email, a.language))]
+    if a.action == "remove":
+        await store.remove_user(a.org, a.extension)
+        return [f"removed {a.extension} from {a.org}"]
+    return [describe_user(u) for u in await store.users(a.org)]
+
+
+async def _device(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "add":
+        return [describe_user(await store.add_device(a.org, a.extension, a.kind, a.address))]
+    return [describe_user(await store.remove_device(a.org, a.extension, a.address))]
+
+
+async def _recording(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "set":
+        return [describe_user(await store.set_recording(a.org, a.extension, a.mode))]
+    return [describe_user(u) for u in await store.users(a.org) if u.recording_mode.value != "off"]
+
+
+HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "recording": _recording}
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> list[str]:
+    async with Database(settings.database, settings.service.connect_timeout, max_size=2) as db:
+        async with db.pool.connection() as connection:
+            await migrate(connection)
+        return await HANDLERS[args.command](DirectoryStore(db), args)

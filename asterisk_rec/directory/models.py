@@ -1,0 +1,139 @@
+"""The directory's records and the rules for what may go into them (pure: no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from asterisk_rec.errors import InvalidInput
+
+
+class RecordingMode(StrEnum):
+    OFF = "off"
+    ALWAYS = "always"
+    ON_DEMAND = "on_demand"
+
+
+class DeviceKind(StrEnum):
+    DESK = "desk"
+    APP = "app"
+    MOBILE = "mobile"
+
+
+class FailMode(StrEnum):
+    OPEN = "open"  # the app is down: connect the call unrecorded and raise an alarm
+    CLOSED = "closed"  # the app is down: refuse the call with a message (MiFID II desks)
+
+
+LANGUAGES = ("nl", "en")
+_E = TypeVar("_E", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: int
+    name: str
+    time_zone: str
+    language: str
+    fail_mode: FailMode
+
+
+@dataclass(frozen=True)
+class Device:
+    id: int
+    kind: DeviceKind
+    endpoint: str | None
+    number: str | None
+
+    @property
+    def address(self) -> str:
+        return self.number if self.kind is DeviceKind.MOBILE else self.endpoint  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    organisation: Organisation
+    extension: str
+    name: str
+    email: str | None
+    language: str
+    recording_mode: RecordingMode
+    devices: tuple[Device, ...] = field(default=())
+
+
+_EXTENSION = re.compile(r"\d{2,10}")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_ENDPOINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def extension(value: str) -> str:
+    if not _EXTENSION.fullmatch(value):
+        raise InvalidInput(f"extension {value!r}: expected 2 to 10 digits")
+    return value
+
+
+def e164(value: str) -> str:
+    compact = re.sub(r"[\s()-]", "", value)
+    if not _E164.fullmatch(compact):
+        raise InvalidInput(f"number {value!r}: expected an E.164 number, e.g. +31612345678")
+    return compact
+
+
+def endpoint(value: str) -> str:
+    if not _ENDPOINT.fullmatch(value):
+        raise InvalidInput(f"endpoint {value!r}: expected a PJSIP endpoint name (letters, digits, _ . -)")
+    return value
+
+
+def email(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.fullmatch(value):
+        raise InvalidInput(f"e-mail {value!r}: expected an address like name@example.org")
+    return value
+
+
+def language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise InvalidInput(f"language {value!r}: expected one of {', '.join(LANGUAGES)}")
+    return value
+
+
+def time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"time zone {value!r}: expected an IANA name, e.g. Europe/Amsterdam") from None
+    return value
+
+
+def name(value: str, what: str = "name") -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise InvalidInput(f"{what} {value!r}: expected 1 to 200 characters")
+    return value
+
+
+def _choice(enum: type[_E], value: str, what: str) -> _E:
+    normal = value.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return enum(normal)
+    except ValueError:
+        choices = ", ".join(m.value.replace("_", " ") for m in enum)
+        raise InvalidInput(f"{what} {value!r}: expected one of {choices}") from None
+
+
+def recording_mode(value: str) -> RecordingMode:
+    """Accepts the portal's words too: 'always', 'on demand', 'off'."""
+    return _choice(RecordingMode, value, "recording mode")
+
+
+def device_kind(value: str) -> DeviceKind:
+    return _choice(DeviceKind, value, "device kind")
+
+
+def fail_mode(value: str) -> FailMode:
+    return _choice(FailMode, value, "fail mode")

@@ -1,0 +1,1 @@
+"""The service's PostgreSQL schema, kept as ordered SQL migrations."""

@@ -1,0 +1,114 @@
+"""The directory in the lab's PostgreSQL: organisations, users, devices and recording policy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.config import Settings
+from asterisk_rec.directory.models import DeviceKind, FailMode, RecordingMode
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.errors import Conflict, InvalidInput, NotFound
+from asterisk_rec.store.migrate import migrate
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[DirectoryStore]:
+    async with Database(settings.database) as db:
+        async with db.pool.connection() as connection:
+            await migrate(connection)
+        yield DirectoryStore(db)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def test_user_with_devices_and_recording(store: DirectoryStore) -> None:
+    """A user gets a desk phone, an app and a mobile; recording set to always is kept with its history,
+    and the user is found again by each device."""
+    org = await store.add_organisation(unique("org"), "Europe/Amsterdam", "en", "closed")
+    assert org.fail_mode is FailMode.CLOSED
+    desk, app = unique("desk"), unique("app")
+    mobile = f"+3161{uuid.uuid4().int % 10**7:07d}"
+    await store.add_user(org.name, "201", "Alice", "alice@example.org")
+    await store.add_device(org.name, "201", "desk", desk)
+    await store.add_device(org.name, "201", "app", app)
+    await store.add_device(org.name, "201", "mobile", mobile)
+    user = await store.set_recording(org.name, "201", "always")
+
+    assert user.recording_mode is RecordingMode.ALWAYS
+    assert user.language == "en"  # the organisation's, as none was given
+    assert {(d.kind, d.address) for d in user.devices} == {
+        (DeviceKind.DESK, desk), (DeviceKind.APP, app), (DeviceKind.MOBILE, mobile)}
+    for found in (await store.user_by_device(endpoint=desk), await store.user_by_device(number=mobile)):
+        assert found is not None and found.id == user.id
+    assert await store.user_by_device(endpoint=unique("nobody")) is None
+    async with store.db.pool.connection() as conn:
+        cursor = await conn.execute("SELECT mode FROM recording_mode_changes WHERE user_id = %s", (user.id,))
+        assert await cursor.fetchall() == [("always",)]
+
+
+async def test_removing_a_user_switches_recording_off(store: DirectoryStore) -> None:
+    """After removal neither the user nor their devices are found, so their calls are not recorded."""
+    org = await store.add_organisation(unique("org"))
+    desk = unique("desk")
+    await store.add_user(org.name, "301", "Bob")
+    await store.add_device(org.name, "301", "desk", desk)
+    await store.set_recording(org.name, "301", "on demand")
+    await store.remove_user(org.name, "301")
+    assert await store.user_by_device(endpoint=desk) is None
+    with pytest.raises(NotFound):
+        await store.user(org.name, "301")
+
+
+async def test_bad_input_and_duplicates_are_refused_and_lose_nothing(store: DirectoryStore) -> None:
+    """Invalid values and duplicates raise clear errors; what was there stays as it was."""
+    org = await store.add_organisation(unique("org"))
+    await store.add_user(org.name, "401", "Carol")
+    desk = unique("desk")
+    await store.add_device(org.name, "401", "desk", desk)
+    with pytest.raises(Conflict, match="exists already"):
+        await store.add_organisation(org.name)
+    with pytest.raises(Conflict, match="extension 401 exists already"):
+        await store.add_user(org.name, "401", "Someone else")
+    await store.add_user(org.name, "402", "Dave")
+    with pytest.raises(Conflict, match="already a device"):
+        await store.add_device(org.name, "402", "app", desk)
+    with pytest.raises(InvalidInput, match=r"E\.164"):
+        await store.add_device(org.name, "401", "mobile", "0612345678")
+    with pytest.raises(InvalidInput, match="recording mode 'sometimes'"):
+        await store.set_recording(org.name, "401", "sometimes")
+    with pytest.raises(InvalidInput, match="time zone"):
+        await store.add_organisation(unique("org"), time_zone="Mars/Olympus")
+    carol = await store.user(org.name, "401")
+    assert carol.name == "Carol" and [d.endpoint for d in carol.devices] == [desk]
+    assert carol.recording_mode is RecordingMode.OFF
+
+
+def test_cli_manages_the_directory(lab_env_file: Path) -> None:
+    """The CLI adds an organisation, a user with a device and sets recording; bad input exits 2 with a message."""
+    org = unique("cli")
+    mobile = f"+3169{uuid.uuid4().int % 10**7:07d}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "asterisk_rec", "--env-file", str(lab_env_file), *args],
+                              capture_output=True, text=True, timeout=30, check=False)
+
+    assert cli("org", "add", org, "--language", "en").returncode == 0
+    assert cli("user", "add", org, "501", "Erin").returncode == 0
+    assert cli("device", "add", org, "501", "mobile", mobile).returncode == 0
+    assert cli("recording", "set", org, "501", "always").returncode == 0
+    listed = cli("recording", "list", org)
+    assert listed.stdout.strip() == f"501\tErin\talways\tmobile {mobile}"
+    bad = cli("recording", "set", org, "501", "sometimes")
+    assert bad.returncode == 2
+    assert "recording mode 'sometimes': expected one of off, always, on demand [invalid_input]" in bad.stderr
