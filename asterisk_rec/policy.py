@@ -1,0 +1,94 @@
+"""Who is recorded in a call, who hears the notice in which language, which devices ring, and what the
+caller is told when none answers. Pure: decisions from directory records, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from asterisk_rec.directory.models import DeviceKind, RecordingMode, User
+
+
+class Side(StrEnum):
+    CALLER = "caller"
+    CALLEE = "callee"
+
+
+class DialStatus(StrEnum):
+    """What the dialplan gets back when the app does not connect a call (like Dial()'s DIALSTATUS)."""
+
+    ANSWER = "ANSWER"
+    BUSY = "BUSY"
+    NOANSWER = "NOANSWER"
+    CHANUNAVAIL = "CHANUNAVAIL"
+    CANCEL = "CANCEL"
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    """One leg of a parallel ring: an Asterisk dial string and how long it may ring."""
+
+    endpoint: str
+    kind: DeviceKind
+    ring_seconds: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    to: Side
+    language: str
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    recorded: tuple[User, ...]  # users whose recording is always on: recorded from the start
+    on_demand: tuple[User, ...]  # users who may switch recording on during the call
+    notices: tuple[Notice, ...]  # who hears the notice before the conversation, in which language
+
+    @property
+    def records(self) -> bool:
+        return bool(self.recorded)
+
+    @property
+    def involves_recording(self) -> bool:
+        """The app keeps the call: it records now or may record later."""
+        return bool(self.recorded or self.on_demand)
+
+
+def plan_call(caller: User | None, callee: User | None) -> CallPlan:
+    """Everyone's mode applies; the notice goes to the other party of each always-recorded user, in that
+    user's language. Two recorded users in one call share one recording and both hear the notice."""
+    parties = ((Side.CALLER, caller), (Side.CALLEE, callee))
+    recorded = tuple(u for _, u in parties if u is not None and u.recording_mode is RecordingMode.ALWAYS)
+    on_demand = tuple(u for _, u in parties if u is not None and u.recording_mode is RecordingMode.ON_DEMAND)
+    notices = tuple(
+        Notice(to=Side.CALLEE if side is Side.CALLER else Side.CALLER, language=user.language)
+        for side, user in parties
+        if user is not None and user.recording_mode is RecordingMode.ALWAYS
+    )
+    return CallPlan(recorded=recorded, on_demand=on_demand, notices=notices)
+
+
+def dial_targets(user: User, trunk: str, ring_seconds: int, mobile_ring_seconds: int) -> tuple[DialTarget, ...]:
+    """Every device of the user rings at once. A mobile rings through the trunk, for less time than the
+    carrier waits before its voicemail answers."""
+    targets = []
+    for device in user.devices:
+        if device.kind is DeviceKind.MOBILE:
+            targets.append(DialTarget(f"PJSIP/{device.number}@{trunk}", device.kind,
+                                      min(ring_seconds, mobile_ring_seconds)))
+        else:
+            targets.append(DialTarget(f"PJSIP/{device.endpoint}", device.kind, ring_seconds))
+    return tuple(targets)
+
+
+def caller_status(leg_statuses: list[DialStatus]) -> DialStatus:
+    """What the caller is told when no leg answered: a device that rang makes it 'no answer'; else any
+    busy device makes it 'busy'; else (or with no devices at all) 'unavailable'."""
+    if DialStatus.ANSWER in leg_statuses:
+        return DialStatus.ANSWER
+    if DialStatus.NOANSWER in leg_statuses:
+        return DialStatus.NOANSWER
+    if DialStatus.BUSY in leg_statuses:
+        return DialStatus.BUSY
+    return DialStatus.CHANUNAVAIL
