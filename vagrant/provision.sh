@@ -103,7 +103,7 @@ put() {
 
 configure_asterisk() {
     install -d -o asterisk -g asterisk /var/spool/asterisk/recording /var/run/asterisk /var/log/asterisk
-    install -d -o asterisk -g asterisk /var/log/asterisk/cdr-csv
+    install -d -o asterisk -g asterisk /var/log/asterisk/cdr-csv /var/spool/asterisk/recording/lab-plain
 
     # Everything loads but what this box has no use for, or what fails without its own configuration.
     put /etc/asterisk/modules.conf <<EOF
@@ -191,6 +191,9 @@ EOF
 type = transport
 protocol = udp
 bind = $SIP_BIND:$SIP_PORT
+
+; The lab's phones and trunk (vagrant/pjsip-lab.conf).
+#include "asterisk-rec/pjsip-lab.conf"
 EOF
     put /etc/asterisk/extensions.conf <<EOF
 [general]
@@ -204,6 +207,7 @@ EOF
     # The project's dialplan replaces what an earlier run installed, removed files included.
     rm -f /etc/asterisk/asterisk-rec/dialplan/*.conf
     cp "$SRC"/dialplan/*.conf /etc/asterisk/asterisk-rec/dialplan/
+    install -m 0644 "$SRC/vagrant/pjsip-lab.conf" /etc/asterisk/asterisk-rec/pjsip-lab.conf
     chown -R root:asterisk /etc/asterisk
     chmod 0640 /etc/asterisk/ari.conf /etc/asterisk/manager.conf
 

@@ -16,7 +16,7 @@ from asterisk_rec.errors import LabError
 log = logging.getLogger(__name__)
 
 # What provision.sh reads from the checkout: a change to any of it provisions the lab again.
-PROVISIONED_FROM = ("vagrant/provision.sh", "dialplan", "sounds")
+PROVISIONED_FROM = ("vagrant/provision.sh", "vagrant/pjsip-lab.conf", "dialplan", "sounds")
 BOOTSTRAPPED_MARK = ".asterisk-rec-bootstrapped"
 SOURCE_IN_ROOTFS = Path("opt/asterisk-rec/src")
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}

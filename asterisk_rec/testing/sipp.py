@@ -1,0 +1,89 @@
+"""Real SIP phones for tests and benchmarks: SIPp 3.6 instances on loopback, one per lab endpoint,
+each sending its own tone as RTP (mu-law)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).parent / "sipp"
+ASTERISK_SIP = "127.0.0.1:5060"
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A lab endpoint (vagrant/pjsip-lab.conf) and where its SIPp listens. Media ports lie below
+    Asterisk's RTP range (10000-20000)."""
+
+    endpoint: str
+    sip_port: int
+    media_port: int
+
+
+ALICE_DESK = Phone("alice-desk", 5071, 6010)
+ALICE_APP = Phone("alice-app", 5072, 6020)
+BOB_DESK = Phone("bob-desk", 5073, 6030)
+CAROL_DESK = Phone("carol-desk", 5074, 6040)
+DAVE_DESK = Phone("dave-desk", 5075, 6050)
+TRUNK = Phone("lab-trunk", 5080, 6060)
+
+
+def ulaw_tone(path: Path, frequency: int, seconds: float = 10.0) -> Path:
+    """Raw 8 kHz mu-law, no header: SIPp's rtp_stream sends the file byte for byte."""
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-t", "ul", str(path),
+                    "synth", str(seconds), "sine", str(frequency), "vol", "0.5"], check=True)
+    return path
+
+
+class Sipp:
+    """One SIPp run; its logs stay in ``workdir`` for a failing test to show."""
+
+    def __init__(self, scenario: str, phone: Phone, workdir: Path, keys: dict[str, str], pause_ms: int,
+                 remote: str | None = None, service: str | None = None, timeout_s: int = 60) -> None:
+        # The scenario's one <pause/> lasts -d ms (SIPp takes no keyword there).
+        command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(phone.sip_port),
+                   "-mp", str(phone.media_port), "-m", "1", "-d", str(pause_ms), "-nostdin",
+                   "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err", "-trace_msg"]
+        for key, value in keys.items():
+            command += ["-key", key, value]
+        if service is not None:
+            command += ["-s", service]
+        if remote is not None:
+            command.append(remote)
+        self.phone = phone
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout: float = 90) -> int:
+        try:
+            self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+        return self.process.returncode
+
+    def log(self) -> str:
+        parts = []
+        for path in sorted(self.workdir.glob("*.log")):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def answer(phone: Phone, tone: Path, workdir: Path, ring_ms: int = 500) -> Sipp:
+    """The phone rings for ``ring_ms``, answers and sends its tone until hung up."""
+    return Sipp("answerer.xml", phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=ring_ms)
+
+
+def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str) -> Sipp:
+    """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up."""
+    return Sipp("caller.xml", phone, workdir,
+                {"caller": phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id},
+                pause_ms=call_ms, remote=ASTERISK_SIP, service=number)
