@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the service: the Stasis app and the AMI listener")
     commands.add_parser("check", help="connect to ARI, AMI and PostgreSQL once and report")
     lab = commands.add_parser("lab", help="the Asterisk + PostgreSQL lab (needs root)")
-    lab.add_argument("action", choices=["up", "down", "status", "shell"])
+    lab.add_argument("action", choices=["up", "down", "status", "shell", "seed"],
+                     help="seed: put the lab's organisation and users in the directory (no root needed)")
     directory_cli.add_commands(commands)
     return parser
 
@@ -100,7 +101,7 @@ def _check(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "lab":
+        if args.command == "lab" and args.action != "seed":
             _setup_logging(args.log_level or "INFO")
             return _lab(args.action)
         settings = load_settings(args.config, args.env_file, args.overrides)
@@ -108,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(args.log_level or (settings.service.log_level if args.command == "serve" else "WARNING"))
         if args.command == "check":
             return _check(settings)
+        if args.command == "lab":
+            _run_async(directory_cli.seed_lab(settings))
+            print("the lab's organisation 'lab' and its users are in the directory")
+            return 0
         if args.command in directory_cli.HANDLERS:
             for line in _run_async(directory_cli.run(settings, args)):
                 print(line)

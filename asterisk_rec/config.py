@@ -80,11 +80,24 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class CallSettings:
+    # The PJSIP endpoint of the SIP trunk: outside numbers and users' mobiles are dialled through it, and
+    # calls arriving from it are attributed by caller id.
+    trunk: str = "trunk"
+    ring_seconds: int = 30
+    # Below the carriers' usual 20-25 s, so a mobile's voicemail never takes the call.
+    mobile_ring_seconds: int = 18
+    notice_sound: str = "asterisk-rec/notice"
+    recording_format: str = "wav"
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    calls: CallSettings = field(default_factory=CallSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}
@@ -117,6 +130,7 @@ SECTIONS: dict[str, type] = {
     "ami": AmiSettings,
     "database": DatabaseSettings,
     "service": ServiceSettings,
+    "calls": CallSettings,
 }
 
 

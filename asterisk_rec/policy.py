@@ -29,7 +29,7 @@ class DialTarget:
     """One leg of a parallel ring: an Asterisk dial string and how long it may ring."""
 
     endpoint: str
-    kind: DeviceKind
+    kind: DeviceKind | None  # None: a number outside, through the trunk
     ring_seconds: int
 
 
@@ -80,6 +80,24 @@ def dial_targets(user: User, trunk: str, ring_seconds: int, mobile_ring_seconds:
         else:
             targets.append(DialTarget(f"PJSIP/{device.endpoint}", device.kind, ring_seconds))
     return tuple(targets)
+
+
+# Q.850 causes a leg can end with, as far as what the caller is told goes.
+_BUSY_CAUSES = {17, 21}  # user busy; call rejected (a device that declines)
+_NO_ANSWER_CAUSES = {18, 19}  # no user responding; no answer
+
+
+def leg_status(cause: int, rang: bool) -> DialStatus:
+    """How one leg of a parallel ring ended, from its hangup cause and whether it had rung."""
+    if cause in _BUSY_CAUSES:
+        return DialStatus.BUSY
+    if cause in _NO_ANSWER_CAUSES or rang:
+        return DialStatus.NOANSWER
+    return DialStatus.CHANUNAVAIL
+
+
+def external_target(number: str, trunk: str, ring_seconds: int) -> DialTarget:
+    return DialTarget(f"PJSIP/{number}@{trunk}", None, ring_seconds)
 
 
 def caller_status(leg_statuses: list[DialStatus]) -> DialStatus:

@@ -6,12 +6,17 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+
+import anyio
 
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.callflow.app import StasisApp
+from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.config import Settings
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.store.migrate import migrate
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +40,13 @@ async def check(settings: Settings) -> Health:
 async def serve(settings: Settings) -> None:
     timeout = settings.service.connect_timeout
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(Database(settings.database, timeout))
+        db = await stack.enter_async_context(Database(settings.database, timeout))
+        async with db.pool.connection() as connection:
+            await migrate(connection)
         await stack.enter_async_context(AmiConnection(settings.ami, timeout))
         ari = await stack.enter_async_context(AriConnection(settings.ari, timeout))
-        log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
-        async for event in ari.client:
-            await _on_event(ari, event)
-
-
-async def _on_event(ari: AriConnection, event: Any) -> None:
-    # Until call control lands, a call sent to the app goes straight back to the dialplan.
-    if event.type == "StasisStart":
-        channel = event.channel
-        log.info("channel %s entered the app: handing it back to the dialplan", channel.id)
-        await channel.continueInDialplan()
+        async with anyio.create_task_group() as calls:
+            app = StasisApp(CallControl(ari.client, settings.ari.app), DirectoryStore(db), settings.calls, calls)
+            ari.client.event_listeners.setdefault("*", []).append(app.router)
+            log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
+            await anyio.sleep_forever()

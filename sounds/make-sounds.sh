@@ -21,3 +21,5 @@ make_prompt() {
 
 make_prompt en en-gb notice "This call is recorded."
 make_prompt nl nl notice "Dit gesprek wordt opgenomen."
+make_prompt en en-gb refused "This call cannot be recorded right now, so it is not connected. Please try again later."
+make_prompt nl nl refused "Dit gesprek kan nu niet worden opgenomen en wordt daarom niet doorverbonden. Probeer het later opnieuw."

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.lab.directory import seed_lab_directory
 from asterisk_rec.store.migrate import migrate
 
 Handler = Callable[[DirectoryStore, argparse.Namespace], Awaitable[list[str]]]
@@ -107,7 +109,18 @@ HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> list[str]:
+    async with _store(settings) as store:
+        return await HANDLERS[args.command](store, args)
+
+
+async def seed_lab(settings: Settings) -> None:
+    async with _store(settings) as store:
+        await seed_lab_directory(store)
+
+
+@asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[DirectoryStore]:
     async with Database(settings.database, settings.service.connect_timeout, max_size=2) as db:
         async with db.pool.connection() as connection:
             await migrate(connection)
-        return await HANDLERS[args.command](DirectoryStore(db), args)
+        yield DirectoryStore(db)

@@ -26,7 +26,8 @@ ALICE_APP = Phone("alice-app", 5072, 6020)
 BOB_DESK = Phone("bob-desk", 5073, 6030)
 CAROL_DESK = Phone("carol-desk", 5074, 6040)
 DAVE_DESK = Phone("dave-desk", 5075, 6050)
-TRUNK = Phone("lab-trunk", 5080, 6060)
+TRUNK = Phone("lab-trunk", 5080, 6060)  # the carrier answering: mobiles and outside numbers
+TRUNK_CALLER = Phone("lab-trunk", 5081, 6070)  # the carrier calling in: outside callers, users' mobiles
 
 
 def ulaw_tone(path: Path, frequency: int, seconds: float = 10.0) -> Path:
@@ -82,8 +83,12 @@ def answer(phone: Phone, tone: Path, workdir: Path, ring_ms: int = 500) -> Sipp:
     return Sipp("answerer.xml", phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=ring_ms)
 
 
-def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str) -> Sipp:
-    """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up."""
+def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str = "",
+         caller_id: str | None = None) -> Sipp:
+    """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up.
+    From the trunk, ``caller_id`` is the outside caller's number."""
+    from_trunk = phone is TRUNK_CALLER
     return Sipp("caller.xml", phone, workdir,
-                {"caller": phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id},
+                {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id or "-",
+                 "trunk": "yes" if from_trunk else "no"},
                 pause_ms=call_ms, remote=ASTERISK_SIP, service=number)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asterisk_rec.directory.models import Device, DeviceKind, FailMode, Organisation, RecordingMode, User
-from asterisk_rec.policy import DialStatus, Notice, Side, caller_status, dial_targets, plan_call
+from asterisk_rec.policy import DialStatus, Notice, Side, caller_status, dial_targets, leg_status, plan_call
 
 ORG = Organisation(id=1, name="Acme", time_zone="Europe/Amsterdam", language="nl", fail_mode=FailMode.OPEN)
 
@@ -58,3 +58,12 @@ def test_caller_status_when_nobody_answers() -> None:
     assert caller_status([DialStatus.CHANUNAVAIL]) is DialStatus.CHANUNAVAIL
     assert caller_status([]) is DialStatus.CHANUNAVAIL
     assert caller_status([DialStatus.BUSY, DialStatus.ANSWER]) is DialStatus.ANSWER
+
+
+def test_leg_status_from_hangup_cause() -> None:
+    """Busy and rejected are busy; no answer, or any end after ringing, is no answer; the rest unavailable."""
+    assert leg_status(17, rang=False) is DialStatus.BUSY
+    assert leg_status(21, rang=True) is DialStatus.BUSY
+    assert leg_status(19, rang=False) is DialStatus.NOANSWER
+    assert leg_status(16, rang=True) is DialStatus.NOANSWER
+    assert leg_status(3, rang=False) is DialStatus.CHANUNAVAIL

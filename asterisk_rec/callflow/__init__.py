@@ -1,0 +1,1 @@
+"""The Stasis application: one flow per call, driven by ARI events."""

@@ -1,0 +1,327 @@
+"""One call through the app, from the caller entering Stasis to the last channel gone.
+
+Ring: the callee's devices ring at once; if the callee is recorded, the caller hears the notice as early
+media meanwhile (not answered: no charge, and busy or no answer can still be signalled), then ringing.
+Join: a device that answers during the notice waits for its end; the others stop with "answered
+elsewhere"; if the caller is recorded, the callee hears the notice before joining. The recording (a
+snoop on the caller, which hears both directions) runs before the second party enters the bridge.
+Talk: hold pauses the recording, unhold resumes it. Nobody answers: back to the dialplan with
+ASTERISK_REC_DIALSTATUS. Whatever happens, nothing is left behind in Asterisk."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+
+from asterisk_rec.callflow.control import CallControl
+from asterisk_rec.callflow.events import GONE, Event, channel_id
+from asterisk_rec.callflow.inbox import EventRouter, Inbox
+from asterisk_rec.config import CallSettings
+from asterisk_rec.errors import AriError
+from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side, caller_status, leg_status
+
+log = logging.getLogger(__name__)
+
+# How long cleanup waits for Asterisk to confirm a recording closed.
+RECORDING_CLOSE_SECONDS = 5
+
+
+class PartyGone(Exception):
+    def __init__(self, side: Side) -> None:
+        super().__init__(side.value)
+        self.side = side
+
+
+@dataclass
+class Leg:
+    id: str
+    target: DialTarget
+    deadline: float
+    rang: bool = False
+    status: DialStatus | None = None
+
+
+@dataclass
+class CallRecord:
+    """What the call leaves for its call row: who, when the notice ended, when the parties met, and
+    which parts the recording covers."""
+
+    call_id: str
+    caller_channel: str
+    recording: str | None = None
+    outcome: DialStatus | None = None
+    notice_finished_at: datetime | None = None
+    joined_at: datetime | None = None
+    ended_at: datetime | None = None
+    parts: list[list[datetime | None]] = field(default_factory=list)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallFlow:
+    def __init__(self, control: CallControl, router: EventRouter, settings: CallSettings, caller: Event,
+                 plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
+                 recording_name: str | None) -> None:
+        self.control = control
+        self.router = router
+        self.settings = settings
+        self.caller = caller["id"]
+        self.caller_up = caller.get("state") == "Up"
+        self.plan = plan
+        self.targets = targets
+        self.record = record
+        self.recording_name = recording_name
+        self.inbox = Inbox()
+        self.legs: dict[str, Leg] = {}
+        self.answered: str | None = None
+        self.bridge: str | None = None
+        self.snoop: str | None = None
+        self.recording_running = False
+        self.recording_closed = False
+        self.playbacks: set[str] = set()
+        self.continued = False
+        self.caller_gone = False
+        self.callee_gone = False
+
+    def _id(self, suffix: str) -> str:
+        return f"ar-{self.record.call_id}-{suffix}"
+
+    def _claim(self, kind: str, key: str) -> None:
+        self.router.claim(f"{kind}:{key}", self.inbox)
+
+    async def _next(self, within: float | None = None) -> Event | None:
+        """The next event of this call, or None after ``within`` seconds. A party hanging up raises."""
+        event: Event | None = None
+        with anyio.move_on_after(within):
+            event = await self.inbox.next()
+        if event is not None and event["type"] in ("RecordingFinished", "RecordingFailed") and \
+                event["recording"]["name"] == self.recording_name:
+            self.recording_closed = True
+        if event is not None and event["type"] in GONE:
+            gone = channel_id(event)
+            if gone == self.caller:
+                self.caller_gone = True
+                raise PartyGone(Side.CALLER)
+            if gone is not None and gone == self.answered:
+                self.callee_gone = True
+                raise PartyGone(Side.CALLEE)
+        return event
+
+    async def run(self) -> CallRecord:
+        self._claim("channel", self.caller)
+        try:
+            if await self._ring():
+                await self._join()
+                await self._talk()
+        except PartyGone as gone:
+            log.info("call %s: the %s hung up", self.record.call_id, gone.side.value)
+        except AriError as err:
+            log.error("call %s: %s", self.record.call_id, err)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._clean_up()
+                self.router.release(self.inbox)
+                self.record.ended_at = now()
+        return self.record
+
+    # Ring
+
+    def _notice(self, to: Side) -> Notice | None:
+        return next((n for n in self.plan.notices if n.to is to), None)
+
+    async def _play(self, channel: str, media: str, name: str, language: str | None = None) -> str:
+        playback = self._id(name)
+        self._claim("playback", playback)
+        self.playbacks.add(playback)
+        await self.control.play(channel, media, playback, language)
+        return playback
+
+    async def _ring(self) -> bool:
+        """Rings every target until one answers (and the caller's notice has ended). Returns whether a
+        device answered; if none did, the caller has gone back to the dialplan."""
+        notice = self._notice(Side.CALLER)
+        notice_playing = ringing = None
+        if notice is not None:
+            notice_playing = await self._play(self.caller, f"sound:{self.settings.notice_sound}", "notice-caller",
+                                              notice.language)
+        else:
+            await self.control.ring(self.caller)
+        for index, target in enumerate(self.targets):
+            leg = Leg(self._id(f"leg{index}"), target, time.monotonic() + target.ring_seconds)
+            self._claim("channel", leg.id)
+            self.legs[leg.id] = leg
+            try:
+                await self.control.create_leg(leg.id, target.endpoint, self.caller, self.record.call_id)
+                await self.control.dial(leg.id, self.caller)
+            except AriError as err:
+                log.warning("call %s: cannot ring %s: %s", self.record.call_id, target.endpoint, err)
+                leg.status = DialStatus.CHANUNAVAIL
+
+        while self.answered is None or notice_playing is not None:
+            pending = [leg for leg in self.legs.values() if leg.status is None]
+            if self.answered is None and not pending:
+                await self._back_to_dialplan(caller_status([leg.status for leg in self.legs.values()
+                                                            if leg.status is not None]))
+                return False
+            within = None
+            if self.answered is None:
+                within = max(0.0, min(leg.deadline for leg in pending) - time.monotonic())
+            event = await self._next(within)
+            if event is None:
+                await self._expire(pending)
+                continue
+            kind, channel = event["type"], channel_id(event)
+            if kind == "PlaybackFinished" and event["playback"]["id"] == notice_playing:
+                notice_playing = None
+                self.record.notice_finished_at = now()
+                if self.answered is None:
+                    ringing = await self._play(self.caller, "tone:ring", "ringing")
+            elif channel in self.legs:
+                await self._on_leg_event(self.legs[channel], kind, event)
+        if ringing is not None:
+            await self.control.stop_playback(ringing)
+        return True
+
+    async def _expire(self, pending: list[Leg]) -> None:
+        for leg in pending:
+            if leg.deadline <= time.monotonic():
+                leg.status = DialStatus.NOANSWER
+                await self.control.hangup(leg.id, "no_answer")
+
+    async def _on_leg_event(self, leg: Leg, kind: str, event: Event) -> None:
+        if kind == "ChannelStateChange":
+            state = event["channel"]["state"]
+            if state == "Ringing":
+                leg.rang = True
+            elif state == "Up" and self.answered is None and leg.status is None:
+                self.answered = leg.id
+                leg.status = DialStatus.ANSWER
+                for other in self.legs.values():
+                    if other.status is None:
+                        other.status = DialStatus.CANCEL
+                        await self.control.hangup(other.id, "answered_elsewhere")
+        elif kind == "ChannelDestroyed" and leg.status is None:
+            leg.status = leg_status(int(event.get("cause", 0)), leg.rang)
+
+    async def _back_to_dialplan(self, status: DialStatus) -> None:
+        self.record.outcome = status
+        for playback in self.playbacks:
+            await self.control.stop_playback(playback)
+        await self.control.set_variable(self.caller, "ASTERISK_REC_DIALSTATUS", status.value)
+        await self.control.continue_in_dialplan(self.caller)
+        self.continued = True
+        log.info("call %s: nobody answered (%s): back to the dialplan", self.record.call_id, status.value)
+
+    # Join
+
+    async def _join(self) -> None:
+        assert self.answered is not None
+        self.record.outcome = DialStatus.ANSWER
+        notice = self._notice(Side.CALLEE)
+        if notice is not None:
+            playback = await self._play(self.answered, f"sound:{self.settings.notice_sound}", "notice-callee",
+                                        notice.language)
+            while (event := await self._next()) is None or not (
+                    event["type"] == "PlaybackFinished" and event["playback"]["id"] == playback):
+                pass
+            self.record.notice_finished_at = now()
+        if not self.caller_up:
+            await self.control.answer(self.caller)
+        self.bridge = self._id("bridge")
+        self._claim("bridge", self.bridge)
+        await self.control.create_bridge(self.bridge)
+        await self.control.add_to_bridge(self.bridge, self.caller)
+        if self.recording_name is not None:
+            await self._start_recording(self.recording_name)
+        await self.control.add_to_bridge(self.bridge, self.answered)
+        while (event := await self._next()) is None or not (
+                event["type"] == "ChannelEnteredBridge" and channel_id(event) == self.answered):
+            pass
+        self.record.joined_at = now()
+        log.info("call %s: connected%s", self.record.call_id, ", recording" if self.recording_running else "")
+
+    async def _start_recording(self, name: str) -> None:
+        """Snoops the caller (both directions) and records the snoop; returns once it runs."""
+        self.snoop = self._id("snoop")
+        self._claim("channel", self.snoop)
+        self._claim("recording", name)
+        await self.control.snoop(self.caller, self.snoop)
+        await self.control.record(self.snoop, name, self.settings.recording_format)
+        while True:
+            event = await self._next()
+            if event is None or event.get("recording", {}).get("name") != name:
+                continue
+            if event["type"] == "RecordingStarted":
+                self.recording_running = True
+                self.record.recording = name
+                self.record.parts.append([now(), None])
+                return
+            if event["type"] == "RecordingFailed":
+                log.error("call %s: recording %s failed to start: %s", self.record.call_id, name,
+                          event["recording"].get("cause"))
+                return
+
+    # Talk
+
+    async def _talk(self) -> None:
+        held: set[str] = set()
+        while True:
+            event = await self._next()
+            if event is None:
+                continue
+            kind, channel = event["type"], channel_id(event)
+            if channel is None or channel not in (self.caller, self.answered):
+                continue
+            # Nobody is recorded while on hold (the Dutch regulator's rule).
+            if kind == "ChannelHold":
+                if not held and self.recording_running and self.record.recording:
+                    await self.control.pause_recording(self.record.recording)
+                    self.record.parts[-1][1] = now()
+                held.add(channel)
+            elif kind == "ChannelUnhold" and channel in held:
+                held.discard(channel)
+                if not held and self.recording_running and self.record.recording:
+                    await self.control.unpause_recording(self.record.recording)
+                    self.record.parts.append([now(), None])
+
+    # Clean up
+
+    async def _clean_up(self) -> None:
+        """Hangs up every channel of the call still there, closes the recording and removes the bridge.
+        Each step may fail on its own (a party may be gone already); none stops the others."""
+        channels = [leg.id for leg in self.legs.values() if leg.status in (None, DialStatus.ANSWER)]
+        if not self.continued and not self.caller_gone:
+            channels.append(self.caller)
+        if self.snoop is not None:
+            channels.append(self.snoop)
+        for channel in channels:
+            try:
+                await self.control.hangup(channel)
+            except AriError as err:
+                log.warning("call %s: hanging up %s: %s", self.record.call_id, channel, err)
+        if self.recording_running and self.record.recording:
+            await self._close_recording(self.record.recording)
+        if self.bridge is not None:
+            try:
+                await self.control.destroy_bridge(self.bridge)
+            except AriError as err:
+                log.warning("call %s: removing bridge: %s", self.record.call_id, err)
+
+    async def _close_recording(self, name: str) -> None:
+        if self.record.parts and self.record.parts[-1][1] is None:
+            self.record.parts[-1][1] = now()
+        with anyio.move_on_after(RECORDING_CLOSE_SECONDS):
+            while not self.recording_closed:
+                with contextlib.suppress(PartyGone):
+                    await self._next()
+        if self.record.joined_at is None:
+            # The caller left before the parties met: a recording of nobody talking is not kept.
+            await self.control.delete_stored_recording(name)
+            self.record.recording = None

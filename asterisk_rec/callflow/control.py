@@ -1,0 +1,101 @@
+"""The call flow's commands to Asterisk, over asyncari's repositories: the only module that calls ARI
+for the flow. Commands on objects that are already gone (404) are not errors: a party may hang up
+at any moment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from asyncari.model import OperationError
+
+from asterisk_rec.errors import AriError
+
+log = logging.getLogger(__name__)
+
+
+def _status(err: OperationError) -> int | None:
+    cause = err.__cause__
+    return cause.response.status_code if isinstance(cause, httpx.HTTPStatusError) else None
+
+
+class CallControl:
+    def __init__(self, client: Any, app: str) -> None:
+        self.client = client
+        self.app = app
+
+    async def _op(self, repository: str, operation: str, *, gone_ok: bool = False, **params: Any) -> Any:
+        try:
+            return await getattr(getattr(self.client, repository), operation)(**params)
+        except OperationError as err:
+            status = _status(err)
+            if gone_ok and status in (404, 409):
+                log.debug("%s.%s: already gone (%s)", repository, operation, status)
+                return None
+            raise AriError(f"ARI {repository}.{operation} failed ({status}): {err}") from err
+
+    # Channels
+
+    async def answer(self, channel: str) -> None:
+        await self._op("channels", "answer", channelId=channel)
+
+    async def ring(self, channel: str) -> None:
+        await self._op("channels", "ring", channelId=channel, gone_ok=True)
+
+    async def hangup(self, channel: str, reason: str = "normal") -> None:
+        await self._op("channels", "hangup", channelId=channel, reason=reason, gone_ok=True)
+
+    async def create_leg(self, leg: str, endpoint: str, originator: str, call_id: str) -> None:
+        await self._op("channels", "create", endpoint=endpoint, app=self.app, appArgs=f"leg,{call_id}",
+                       channelId=leg, originator=originator)
+
+    async def dial(self, leg: str, caller: str) -> None:
+        await self._op("channels", "dial", channelId=leg, caller=caller)
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None:
+        await self._op("channels", "setChannelVar", channelId=channel, variable=name, value=value, gone_ok=True)
+
+    async def continue_in_dialplan(self, channel: str) -> None:
+        await self._op("channels", "continueInDialplan", channelId=channel, gone_ok=True)
+
+    async def play(self, channel: str, media: str, playback: str, language: str | None = None) -> None:
+        params: dict[str, Any] = {"lang": language} if language else {}
+        await self._op("channels", "playWithId", channelId=channel, playbackId=playback, media=media, **params)
+
+    async def stop_playback(self, playback: str) -> None:
+        await self._op("playbacks", "stop", playbackId=playback, gone_ok=True)
+
+    async def snoop(self, channel: str, snoop: str) -> None:
+        """A channel that hears both directions of ``channel``, for recording it without touching the bridge."""
+        await self._op("channels", "snoopChannelWithId", channelId=channel, snoopId=snoop, app=self.app,
+                       spy="both", appArgs="snoop")
+
+    async def record(self, channel: str, name: str, audio_format: str) -> None:
+        await self._op("channels", "record", channelId=channel, name=name, format=audio_format, ifExists="fail")
+
+    # Bridges
+
+    async def create_bridge(self, bridge: str) -> None:
+        # dtmf_events keeps DTMF visible to the app (for the on-demand feature code) without forcing mixing.
+        await self._op("bridges", "create", bridgeId=bridge, type="mixing,dtmf_events")
+
+    async def add_to_bridge(self, bridge: str, channel: str) -> None:
+        await self._op("bridges", "addChannel", bridgeId=bridge, channel=channel)
+
+    async def destroy_bridge(self, bridge: str) -> None:
+        await self._op("bridges", "destroy", bridgeId=bridge, gone_ok=True)
+
+    # Recordings
+
+    async def stop_recording(self, name: str) -> None:
+        await self._op("recordings", "stop", recordingName=name, gone_ok=True)
+
+    async def pause_recording(self, name: str) -> None:
+        await self._op("recordings", "pause", recordingName=name, gone_ok=True)
+
+    async def unpause_recording(self, name: str) -> None:
+        await self._op("recordings", "unpause", recordingName=name, gone_ok=True)
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self._op("recordings", "deleteStored", recordingName=name, gone_ok=True)

@@ -1,0 +1,39 @@
+"""ARI events as the call flow sees them: plain JSON, and the ids that tie an event to a call (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Event = dict[str, Any]
+
+
+def event_keys(event: Event) -> set[str]:
+    """The ids of every object an event is about: channels, bridge, playback, recording."""
+    keys: set[str] = set()
+    for field in ("channel", "peer", "caller", "replace_channel"):
+        obj = event.get(field)
+        if isinstance(obj, dict) and obj.get("id"):
+            keys.add(f"channel:{obj['id']}")
+    for field, prefix, id_field in (("bridge", "bridge", "id"), ("playback", "playback", "id"),
+                                    ("recording", "recording", "name")):
+        obj = event.get(field)
+        if isinstance(obj, dict) and obj.get(id_field):
+            keys.add(f"{prefix}:{obj[id_field]}")
+    return keys
+
+
+def channel_id(event: Event, field: str = "channel") -> str | None:
+    obj = event.get(field)
+    return obj.get("id") if isinstance(obj, dict) else None
+
+
+def endpoint_of(channel_name: str) -> str | None:
+    """The PJSIP endpoint of a channel name like ``PJSIP/alice-desk-0000001a``."""
+    technology, _, rest = channel_name.partition("/")
+    if technology != "PJSIP" or "-" not in rest:
+        return None
+    return rest.rsplit("-", 1)[0]
+
+
+# Events after which a channel can take no further part in the call.
+GONE = {"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"}

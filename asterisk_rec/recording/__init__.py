@@ -1,0 +1,1 @@
+"""Live recordings: their names and the parts of a call they cover."""
