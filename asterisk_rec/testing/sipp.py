@@ -45,7 +45,7 @@ class Sipp:
         # The scenario's one <pause/> lasts -d ms (SIPp takes no keyword there).
         command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(phone.sip_port),
                    "-mp", str(phone.media_port), "-m", "1", "-d", str(pause_ms), "-nostdin",
-                   "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err", "-trace_msg"]
+                   "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err", "-trace_msg", "-trace_logs"]
         for key, value in keys.items():
             command += ["-key", key, value]
         if service is not None:
@@ -72,6 +72,14 @@ class Sipp:
             parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)
 
+    def final_code(self) -> int | None:
+        """The final SIP code a refused-caller run logged."""
+        for path in self.workdir.glob("*_logs.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("final "):
+                    return int(line.split()[1])
+        return None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -81,6 +89,23 @@ class Sipp:
 def answer(phone: Phone, tone: Path, workdir: Path, ring_ms: int = 500) -> Sipp:
     """The phone rings for ``ring_ms``, answers and sends its tone until hung up."""
     return Sipp("answerer.xml", phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=ring_ms)
+
+
+def ring_only(phone: Phone, workdir: Path) -> Sipp:
+    """The phone rings and never answers, until the call is cancelled."""
+    return Sipp("ringer.xml", phone, workdir, {}, pause_ms=0)
+
+
+def busy(phone: Phone, workdir: Path) -> Sipp:
+    """The phone answers 486 Busy Here."""
+    return Sipp("busy.xml", phone, workdir, {}, pause_ms=0)
+
+
+def call_unanswered(phone: Phone, number: str, workdir: Path, caller_id: str | None = None) -> Sipp:
+    """The phone dials ``number`` expecting no answer; ``final_code()`` then tells what it got."""
+    return Sipp("refused-caller.xml", phone, workdir,
+                {"caller": caller_id or phone.endpoint, "test_id": "-", "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                pause_ms=0, remote=ASTERISK_SIP, service=number)
 
 
 def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str = "",

@@ -4,6 +4,10 @@ skip, so a CI run without a lab is red."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,3 +43,30 @@ def settings(lab_env_file: Path) -> Settings:
     except httpx.HTTPError as err:
         pytest.fail(f"the lab's Asterisk does not answer at {settings.ari.url} ({err}): run `sudo asterisk-rec lab up`")
     return settings
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings, lab_env_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The service itself (`asterisk-rec serve`) on the lab, with the lab's directory seeded and short ring
+    times so no-answer cases stay quick. Yields its log file."""
+    command = [sys.executable, "-m", "asterisk_rec", "--env-file", str(lab_env_file)]
+    apps = httpx.get(settings.ari.url + "ari/applications", timeout=5,
+                     auth=(settings.ari.user, settings.ari.password.reveal())).json()
+    if any(app["name"] == settings.ari.app for app in apps):
+        pytest.fail(f"another {settings.ari.app!r} app is connected to the lab (the demo?): stop it (sudo ./run stop)")
+    seeded = subprocess.run([*command, "lab", "seed"], capture_output=True, text=True, timeout=60, check=False)
+    assert seeded.returncode == 0, seeded.stderr
+    log_path = tmp_path_factory.mktemp("service") / "service.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6",
+                                    "serve"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while "asterisk-rec is running" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the service did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield log_path
+    finally:
+        process.terminate()
+        process.wait(15)

@@ -1,0 +1,146 @@
+"""End to end through the lab with real SIP phones (SIPp, RTP tones): the service rings every device
+of a recorded user, plays the notice to the other party before the conversation, records the whole
+conversation (both tones in at least 98 % of the windows) and leaves nothing behind in Asterisk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from asterisk_rec.adapters.ari import AriRest
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.config import Settings
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.lab.directory import LAB_ORGANISATION
+from asterisk_rec.testing.capture import RtpCapture
+from asterisk_rec.testing.sipp import (
+    ALICE_APP,
+    ALICE_DESK,
+    BOB_DESK,
+    CAROL_DESK,
+    DAVE_DESK,
+    TRUNK,
+    TRUNK_CALLER,
+    Phone,
+    Sipp,
+    answer,
+    call,
+    ring_only,
+    ulaw_tone,
+)
+from tests.integration.calls import (
+    CALLEE_HZ,
+    CALLER_HZ,
+    assert_both_tones,
+    assert_notice_before_tone,
+    assert_nothing_left,
+    new_recording,
+    stored_recordings,
+)
+
+pytestmark = pytest.mark.anyio
+
+OUTSIDE_NUMBER = "+31201110000"
+SetModes = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+async def ari(settings: Settings, service: Path) -> AsyncIterator[AriRest]:
+    async with AriRest(settings.ari) as rest:
+        await assert_nothing_left(rest)
+        yield rest
+        await assert_nothing_left(rest)
+
+
+@pytest.fixture
+async def set_modes(settings: Settings, service: Path) -> AsyncIterator[SetModes]:
+    """Sets the lab users' recording modes for one test, e.g. ``await set_modes(alice="always")``."""
+    extensions = {"alice": "201", "bob": "202", "carol": "203", "dave": "204"}
+    async with Database(settings.database, max_size=1) as db:
+        store = DirectoryStore(db)
+
+        async def apply(**modes: str) -> None:
+            for name, extension in extensions.items():
+                await store.set_recording(LAB_ORGANISATION, extension, modes.get(name, "off"))
+
+        yield apply
+
+
+async def finish(*runs: Sipp) -> None:
+    try:
+        for run in runs:
+            code = await anyio.to_thread.run_sync(run.wait)
+            assert code == 0, f"SIPp {run.phone.endpoint} failed:\n{run.log()}"
+    finally:
+        for run in runs:
+            run.stop()
+
+
+async def recorded_call(tmp_path: Path, caller: Phone, number: str, callee: Phone, *,
+                        caller_id: str | None = None, listen: Phone | None = None,
+                        also_ringing: tuple[Phone, ...] = (), call_ms: int = 7000) -> RtpCapture:
+    """The callee answers after a second with its tone; the caller talks with its tone for ``call_ms``.
+    Captures what ``listen`` heard."""
+    capture = RtpCapture((listen or callee).media_port, tmp_path / "heard.pcap")
+    with capture:
+        ringers = [ring_only(phone, tmp_path / phone.endpoint) for phone in also_ringing]
+        answering = answer(callee, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=1000)
+        await anyio.sleep(0.3)
+        calling = call(caller, number, ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
+                       call_ms=call_ms, caller_id=caller_id)
+        await finish(calling, answering, *ringers)
+    return capture
+
+
+async def test_outside_caller_to_recorded_user_answered_on_the_mobile(
+        ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """An outside caller over the trunk calls Alice (always recorded; desk, app and mobile): the mobile leg
+    answers; the caller heard the notice before Alice's tone; the recording holds both tones."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", TRUNK, caller_id=OUTSIDE_NUMBER,
+                                listen=TRUNK_CALLER)
+    assert_notice_before_tone(heard.audio(), CALLEE_HZ)
+    assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
+async def test_desk_answers_while_the_app_rings(ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice's desk phone answers while her app also rang (and is then cancelled, "answered elsewhere");
+    the outside caller heard the notice first; one recording with both tones."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", ALICE_DESK, caller_id=OUTSIDE_NUMBER,
+                                listen=TRUNK_CALLER, also_ringing=(ALICE_APP,))
+    assert_notice_before_tone(heard.audio(), CALLEE_HZ)
+    assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
+async def test_recorded_users_app_calls_an_outside_number(ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice calls out from her app: the callee hears the notice on answer, before Alice's tone."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    heard = await recorded_call(tmp_path, ALICE_APP, OUTSIDE_NUMBER, TRUNK)
+    assert_notice_before_tone(heard.audio(), CALLER_HZ)
+    assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
+async def test_internal_call_recorded_user_to_unrecorded(ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (recorded) calls Bob (not recorded): Bob hears the notice before Alice's tone; one recording."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
+    assert_notice_before_tone(heard.audio(), CALLER_HZ)
+    assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
+async def test_call_between_unrecorded_users_is_not_recorded(
+        ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Carol calls Dave, neither recorded: they talk (both SIPp runs succeed) and no recording is made."""
+    await set_modes()
+    before = await stored_recordings(ari)
+    await recorded_call(tmp_path, CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
+    await anyio.sleep(1)
+    assert await stored_recordings(ari) == before
