@@ -104,7 +104,8 @@ def busy(phone: Phone, workdir: Path) -> Sipp:
 def call_unanswered(phone: Phone, number: str, workdir: Path, caller_id: str | None = None) -> Sipp:
     """The phone dials ``number`` expecting no answer; ``final_code()`` then tells what it got."""
     return Sipp("refused-caller.xml", phone, workdir,
-                {"caller": caller_id or phone.endpoint, "test_id": "-", "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                {"caller": caller_id or phone.endpoint, "test_id": "-",
+                 "trunk": "yes" if phone is TRUNK_CALLER else "no"},
                 pause_ms=0, remote=ASTERISK_SIP, service=number)
 
 

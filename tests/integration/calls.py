@@ -21,7 +21,8 @@ async def stored_recordings(ari: AriRest) -> set[str]:
 async def new_recording(ari: AriRest, before: set[str], target: Path, within: float = 10) -> Audio:
     """The one recording made since ``before``, fetched over ARI."""
     with anyio.fail_after(within):
-        while not (made := await stored_recordings(ari) - before):
+        # Asterisk has no event for a stored file appearing: poll it.
+        while not (made := await stored_recordings(ari) - before):  # noqa: ASYNC110
             await anyio.sleep(0.2)
     assert len(made) == 1, f"expected one recording of the call, got {sorted(made)}"
     await ari.download_stored_recording(made.pop(), target)

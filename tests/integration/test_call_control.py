@@ -35,8 +35,8 @@ from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
     assert_both_tones,
-    assert_notice_before_tone,
     assert_nothing_left,
+    assert_notice_before_tone,
     new_recording,
     stored_recordings,
 )
