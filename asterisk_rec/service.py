@@ -15,6 +15,7 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.config import Settings
+from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.store.migrate import migrate
 
@@ -43,10 +44,13 @@ async def serve(settings: Settings) -> None:
         db = await stack.enter_async_context(Database(settings.database, timeout))
         async with db.pool.connection() as connection:
             await migrate(connection)
-        await stack.enter_async_context(AmiConnection(settings.ami, timeout))
+        ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
+        directory = DirectoryStore(db)
+        await dialplan.publish(ami, directory)
         ari = await stack.enter_async_context(AriConnection(settings.ari, timeout))
         async with anyio.create_task_group() as calls:
-            app = StasisApp(CallControl(ari.client, settings.ari.app), DirectoryStore(db), settings.calls, calls)
+            calls.start_soon(dialplan.keep_published, ami, directory)
+            app = StasisApp(CallControl(ari.client, settings.ari.app), directory, settings.calls, calls)
             ari.client.event_listeners.setdefault("*", []).append(app.router)
             log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
             await anyio.sleep_forever()

@@ -110,11 +110,12 @@ def call_unanswered(phone: Phone, number: str, workdir: Path, caller_id: str | N
 
 
 def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str = "",
-         caller_id: str | None = None) -> Sipp:
+         caller_id: str | None = None, hold: bool = False) -> Sipp:
     """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up.
-    From the trunk, ``caller_id`` is the outside caller's number."""
+    From the trunk, ``caller_id`` is the outside caller's number. With ``hold``, it talks, holds and
+    talks again, ``call_ms`` each."""
     from_trunk = phone is TRUNK_CALLER
-    return Sipp("caller.xml", phone, workdir,
+    return Sipp("caller-hold.xml" if hold else "caller.xml", phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id or "-",
                  "trunk": "yes" if from_trunk else "no"},
                 pause_ms=call_ms, remote=ASTERISK_SIP, service=number)

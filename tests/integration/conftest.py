@@ -45,10 +45,37 @@ def settings(lab_env_file: Path) -> Settings:
     return settings
 
 
+class ServiceProcess:
+    """`asterisk-rec serve` on the lab, started and stopped by the tests (fail-mode tests stop it)."""
+
+    def __init__(self, command: list[str], log: Path) -> None:
+        self.command = command
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while "asterisk-rec is running" not in self.log.read_text()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the service did not start:\n{self.log.read_text()[offset:][-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+        self.process = None
+
+
 @pytest.fixture(scope="session")
-def service(settings: Settings, lab_env_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The service itself (`asterisk-rec serve`) on the lab, with the lab's directory seeded and short ring
-    times so no-answer cases stay quick. Yields its log file."""
+def service(settings: Settings, lab_env_file: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The service itself on the lab, with the lab's directory seeded and short ring times so no-answer
+    cases stay quick."""
     command = [sys.executable, "-m", "asterisk_rec", "--env-file", str(lab_env_file)]
     apps = httpx.get(settings.ari.url + "ari/applications", timeout=5,
                      auth=(settings.ari.user, settings.ari.password.reveal())).json()
@@ -56,17 +83,11 @@ def service(settings: Settings, lab_env_file: Path, tmp_path_factory: pytest.Tem
         pytest.fail(f"another {settings.ari.app!r} app is connected to the lab (the demo?): stop it (sudo ./run stop)")
     seeded = subprocess.run([*command, "lab", "seed"], capture_output=True, text=True, timeout=60, check=False)
     assert seeded.returncode == 0, seeded.stderr
-    log_path = tmp_path_factory.mktemp("service") / "service.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6",
-                                    "serve"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = ServiceProcess(
+        [*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6", "serve"],
+        tmp_path_factory.mktemp("service") / "service.log")
+    process.start()
     try:
-        deadline = time.monotonic() + 30
-        while "asterisk-rec is running" not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the service did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield log_path
+        yield process
     finally:
-        process.terminate()
-        process.wait(15)
+        process.stop()

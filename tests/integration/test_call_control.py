@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
@@ -27,7 +28,9 @@ from asterisk_rec.testing.sipp import (
     Phone,
     Sipp,
     answer,
+    busy,
     call,
+    call_unanswered,
     ring_only,
     ulaw_tone,
 )
@@ -40,6 +43,7 @@ from tests.integration.calls import (
     new_recording,
     stored_recordings,
 )
+from tests.integration.conftest import ServiceProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +52,7 @@ SetModes = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
-async def ari(settings: Settings, service: Path) -> AsyncIterator[AriRest]:
+async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
     async with AriRest(settings.ari) as rest:
         await assert_nothing_left(rest)
         yield rest
@@ -56,7 +60,7 @@ async def ari(settings: Settings, service: Path) -> AsyncIterator[AriRest]:
 
 
 @pytest.fixture
-async def set_modes(settings: Settings, service: Path) -> AsyncIterator[SetModes]:
+async def set_modes(settings: Settings, service: ServiceProcess) -> AsyncIterator[SetModes]:
     """Sets the lab users' recording modes for one test, e.g. ``await set_modes(alice="always")``."""
     extensions = {"alice": "201", "bob": "202", "carol": "203", "dave": "204"}
     async with Database(settings.database, max_size=1) as db:
@@ -144,3 +148,111 @@ async def test_call_between_unrecorded_users_is_not_recorded(
     await recorded_call(tmp_path, CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
     await anyio.sleep(1)
     assert await stored_recordings(ari) == before
+
+
+class AmiEvents:
+    """UserEvents raised by the dialplan (the lab's fallback, the app-down alarm), as AMI delivers them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, str]] = []
+
+    def __call__(self, _manager: object, event: dict[str, str]) -> None:
+        self.events.append(dict(event))
+
+    async def wait_for(self, name: str, within: float = 10) -> dict[str, str]:
+        with anyio.fail_after(within):
+            while True:
+                for event in self.events:
+                    if event.get("UserEvent") == name:
+                        return event
+                await anyio.sleep(0.1)
+
+
+@pytest.fixture
+async def ami_events(settings: Settings) -> AsyncIterator[AmiEvents]:
+    events = AmiEvents()
+    async with AmiConnection(settings.ami) as ami:
+        ami.on_event("UserEvent", events)
+        yield events
+
+
+async def unanswered(tmp_path: Path, caller: Phone, number: str) -> int | None:
+    run = call_unanswered(caller, number, tmp_path / "caller")
+    await finish(run)
+    return run.final_code()
+
+
+async def test_busy_gives_486_and_the_dialplan_fallback_runs(
+        ari: AriRest, set_modes: SetModes, ami_events: AmiEvents, tmp_path: Path) -> None:
+    """Bob (recorded) is busy: the caller gets 486 Busy Here after the notice, the dialplan's fallback
+    runs with ASTERISK_REC_DIALSTATUS=BUSY, and no recording is made."""
+    await set_modes(bob="always")
+    before = await stored_recordings(ari)
+    busy_phone = busy(BOB_DESK, tmp_path / "bob")
+    assert await unanswered(tmp_path, CAROL_DESK, "202") == 486
+    await finish(busy_phone)
+    event = await ami_events.wait_for("LabFallback")
+    assert (event["Status"], event["Number"]) == ("BUSY", "202")
+    assert await stored_recordings(ari) == before
+
+
+async def test_no_answer_gives_480_and_the_dialplan_fallback_runs(
+        ari: AriRest, set_modes: SetModes, ami_events: AmiEvents, tmp_path: Path) -> None:
+    """Bob's phone rings past the ring time: it is cancelled, the caller gets 480, and the fallback runs
+    with NOANSWER."""
+    await set_modes(bob="always")
+    ringing = ring_only(BOB_DESK, tmp_path / "bob")
+    assert await unanswered(tmp_path, CAROL_DESK, "202") == 480
+    await finish(ringing)
+    event = await ami_events.wait_for("LabFallback")
+    assert (event["Status"], event["Number"]) == ("NOANSWER", "202")
+
+
+async def test_hold_pauses_the_recording(ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (recorded) talks 3 s, holds 3 s, talks 3 s: the recording holds only the 6 s of talk, both
+    tones throughout: nothing of the hold is recorded."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=500)
+    await anyio.sleep(0.3)
+    calling = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
+                   call_ms=3000, hold=True)
+    await finish(calling, answering)
+    audio = await new_recording(ari, before, tmp_path / "rec.wav")
+    assert 5.0 <= audio.seconds <= 7.0, f"{audio.seconds:.1f} s recorded for 6 s of talk and 3 s of hold"
+    assert_both_tones(audio)
+
+
+async def test_app_stopped_fails_open_or_closed_as_the_organisation_chose(
+        settings: Settings, service: ServiceProcess, set_modes: SetModes, ami_events: AmiEvents,
+        tmp_path: Path) -> None:
+    """With the app stopped, an organisation failing open connects the call unrecorded and raises the
+    AsteriskRecAppDown alarm; failing closed, the caller is refused (403) and the callee never rings."""
+    await set_modes(bob="always")
+    async with Database(settings.database, max_size=1) as db, AriRest(settings.ari) as ari:
+        store = DirectoryStore(db)
+        before = await stored_recordings(ari)
+        service.stop()
+        try:
+            answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "open-b")
+            await anyio.sleep(0.3)
+            calling = call(CAROL_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "open-c",
+                           call_ms=2000)
+            await finish(calling, answering)
+            alarm = await ami_events.wait_for("AsteriskRecAppDown")
+            assert (alarm["Organisation"], alarm["Number"]) == (LAB_ORGANISATION, "202")
+            assert await stored_recordings(ari) == before
+
+            # The service publishes the organisation's choice to the dialplan when it starts.
+            await store.update_organisation(LAB_ORGANISATION, fail_mode="closed")
+            service.start()
+            service.stop()
+            ringing = ring_only(BOB_DESK, tmp_path / "closed-b")
+            assert await unanswered(tmp_path / "closed", CAROL_DESK, "202") == 403
+            assert ringing.process.poll() is None, "Bob's phone rang although the call was refused"
+            ringing.stop()
+        finally:
+            await store.update_organisation(LAB_ORGANISATION, fail_mode="open")
+            if service.process is None:
+                service.start()
+        await assert_nothing_left(ari)
