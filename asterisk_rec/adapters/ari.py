@@ -135,3 +135,6 @@ class AriConnection:
 # asyncari's HTTP layer puts the ARI password in every URL (api_key=...), and httpx logs URLs at INFO:
 # keep those lines out of every log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+# The call flow routes events itself; asyncari's per-object dispatch warns about every event on an object
+# it does not track (each leg's Dial events): not a problem worth a line.
+logging.getLogger("asyncari.model").setLevel(logging.ERROR)

@@ -44,6 +44,7 @@ class Leg:
     deadline: float
     rang: bool = False
     status: DialStatus | None = None
+    destroyed: bool = False
 
 
 @dataclass
@@ -158,11 +159,12 @@ class CallFlow:
             self._claim("channel", leg.id)
             self.legs[leg.id] = leg
             try:
+                # It is dialled once it is in the app (its StasisStart): a dial before that gets 409.
                 await self.control.create_leg(leg.id, target.endpoint, self.caller, self.record.call_id)
-                await self.control.dial(leg.id, self.caller)
             except AriError as err:
                 log.warning("call %s: cannot ring %s: %s", self.record.call_id, target.endpoint, err)
                 leg.status = DialStatus.CHANUNAVAIL
+                await self.control.hangup(leg.id)
 
         while self.answered is None or notice_playing is not None:
             pending = [leg for leg in self.legs.values() if leg.status is None]
@@ -196,7 +198,14 @@ class CallFlow:
                 await self.control.hangup(leg.id, "no_answer")
 
     async def _on_leg_event(self, leg: Leg, kind: str, event: Event) -> None:
-        if kind == "ChannelStateChange":
+        if kind == "StasisStart" and leg.status is None:
+            try:
+                await self.control.dial(leg.id, self.caller)
+            except AriError as err:
+                log.warning("call %s: cannot ring %s: %s", self.record.call_id, leg.target.endpoint, err)
+                leg.status = DialStatus.CHANUNAVAIL
+                await self.control.hangup(leg.id)
+        elif kind == "ChannelStateChange":
             state = event["channel"]["state"]
             if state == "Ringing":
                 leg.rang = True
@@ -207,8 +216,10 @@ class CallFlow:
                     if other.status is None:
                         other.status = DialStatus.CANCEL
                         await self.control.hangup(other.id, "answered_elsewhere")
-        elif kind == "ChannelDestroyed" and leg.status is None:
-            leg.status = leg_status(int(event.get("cause", 0)), leg.rang)
+        elif kind == "ChannelDestroyed":
+            leg.destroyed = True
+            if leg.status is None:
+                leg.status = leg_status(int(event.get("cause", 0)), leg.rang)
 
     async def _back_to_dialplan(self, status: DialStatus) -> None:
         self.record.outcome = status
@@ -296,7 +307,7 @@ class CallFlow:
     async def _clean_up(self) -> None:
         """Hangs up every channel of the call still there, closes the recording and removes the bridge.
         Each step may fail on its own (a party may be gone already); none stops the others."""
-        channels = [leg.id for leg in self.legs.values() if leg.status in (None, DialStatus.ANSWER)]
+        channels = [leg.id for leg in self.legs.values() if not leg.destroyed]
         if not self.continued and not self.caller_gone:
             channels.append(self.caller)
         if self.snoop is not None:

@@ -15,9 +15,11 @@ from asterisk_rec.errors import AriError
 log = logging.getLogger(__name__)
 
 
-def _status(err: OperationError) -> int | None:
+def _status(err: OperationError) -> tuple[int | None, str]:
     cause = err.__cause__
-    return cause.response.status_code if isinstance(cause, httpx.HTTPStatusError) else None
+    if isinstance(cause, httpx.HTTPStatusError):
+        return cause.response.status_code, cause.response.text.strip()
+    return None, str(err)
 
 
 class CallControl:
@@ -29,11 +31,11 @@ class CallControl:
         try:
             return await getattr(getattr(self.client, repository), operation)(**params)
         except OperationError as err:
-            status = _status(err)
+            status, text = _status(err)
             if gone_ok and status in (404, 409):
                 log.debug("%s.%s: already gone (%s)", repository, operation, status)
                 return None
-            raise AriError(f"ARI {repository}.{operation} failed ({status}): {err}") from err
+            raise AriError(f"ARI {repository}.{operation} failed ({status}): {text}") from err
 
     # Channels
 

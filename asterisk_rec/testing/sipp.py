@@ -109,6 +109,13 @@ def call_unanswered(phone: Phone, number: str, workdir: Path, caller_id: str | N
                 pause_ms=0, remote=ASTERISK_SIP, service=number)
 
 
+def call_and_give_up(phone: Phone, number: str, workdir: Path) -> Sipp:
+    """The phone dials a recorded user and hangs up (CANCEL) while it rings, after 3 s without news."""
+    return Sipp("caller-cancel.xml", phone, workdir,
+                {"caller": phone.endpoint, "test_id": "-", "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                pause_ms=0, remote=ASTERISK_SIP, service=number)
+
+
 def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str = "",
          caller_id: str | None = None, hold: bool = False) -> Sipp:
     """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up.

@@ -30,6 +30,7 @@ from asterisk_rec.testing.sipp import (
     answer,
     busy,
     call,
+    call_and_give_up,
     call_unanswered,
     ring_only,
     ulaw_tone,
@@ -256,3 +257,16 @@ async def test_app_stopped_fails_open_or_closed_as_the_organisation_chose(
             if service.process is None:
                 service.start()
         await assert_nothing_left(ari)
+
+
+async def test_caller_hanging_up_while_it_rings_leaves_nothing(
+        ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Carol gives up while Alice's (recorded) desk and app ring during the notice: every leg is
+    cancelled, nothing stays in Asterisk and no recording is made."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    desk, app = ring_only(ALICE_DESK, tmp_path / "desk"), ring_only(ALICE_APP, tmp_path / "app")
+    await anyio.sleep(0.3)
+    await finish(call_and_give_up(CAROL_DESK, "201", tmp_path / "caller"), desk, app)
+    await assert_nothing_left(ari)
+    assert await stored_recordings(ari) == before
