@@ -17,6 +17,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.config import Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.errors import AsteriskRecError
 from asterisk_rec.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,45 @@ async def serve(settings: Settings) -> None:
         ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
         directory = DirectoryStore(db)
         await dialplan.publish(ami, directory)
-        ari = await stack.enter_async_context(AriConnection(settings.ari, timeout))
         async with anyio.create_task_group() as calls:
             calls.start_soon(dialplan.keep_published, ami, directory)
-            app = StasisApp(CallControl(ari.client, settings.ari.app), directory, settings.calls, calls)
-            ari.client.event_listeners.setdefault("*", []).append(app.router)
-            log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
-            await anyio.sleep_forever()
+            control = CallControl(None, settings.ari.app)
+            app = StasisApp(control, directory, settings.calls, calls)
+            await keep_connected(settings, app)
+
+
+async def keep_connected(settings: Settings, app: StasisApp) -> None:
+    """Holds the Stasis app's WebSocket open; when it drops (Asterisk restarting, a network fault), connects
+    again and reconciles. Calls in progress keep their flows: Asterisk keeps their channels meanwhile."""
+    delay = RECONNECT_FIRST_SECONDS
+    while True:
+        try:
+            async with AriConnection(settings.ari, settings.service.connect_timeout) as ari:
+                app.control.client = ari.client
+                ari.client.event_listeners.setdefault("*", []).append(app.router)
+                await app.reconcile()
+                log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
+                delay = RECONNECT_FIRST_SECONDS
+                # asyncari has no event for a closed WebSocket: poll its set.
+                while ari.client.websockets:  # noqa: ASYNC110
+                    await anyio.sleep(WEBSOCKET_CHECK_SECONDS)
+            log.warning("the ARI WebSocket closed: connecting again")
+        except AsteriskRecError as err:
+            log.error("%s: trying again in %g s", err, delay)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        except Exception as err:  # asyncari's task group raises whatever broke the WebSocket
+            log.warning("the ARI WebSocket broke (%s): connecting again", _reason(err))
+            log.debug("the ARI WebSocket broke", exc_info=True)
+
+
+def _reason(err: BaseException) -> str:
+    while isinstance(err, BaseExceptionGroup) and err.exceptions:
+        err = err.exceptions[0]
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+RECONNECT_FIRST_SECONDS = 1.0
+RECONNECT_MAX_SECONDS = 30.0
+# asyncari signals a closed WebSocket only by dropping it from this set.
+WEBSOCKET_CHECK_SECONDS = 0.5

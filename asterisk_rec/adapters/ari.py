@@ -13,6 +13,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import asyncari
 import httpx
+from asyncari.model import CLASS_MAP
 
 from asterisk_rec.config import AriSettings
 from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskUnreachable
@@ -98,6 +99,15 @@ class AriRest:
         return written
 
 
+def _forget_asyncari_objects() -> None:
+    """asyncari caches its model objects (channels, bridges, ...) per class, each bound to the client
+    that first made it, and asserts that later events come through that same client. A new connection
+    is a new client: start it with empty caches, or the first event about an older object breaks it."""
+    for cls in set(CLASS_MAP.values()):
+        cls.cache = None
+        cls.active = None
+
+
 class AriConnection:
     """A Stasis application's connection: REST (``rest``) and asyncari's client (``client``), whose
     WebSocket registers the app with Asterisk."""
@@ -110,6 +120,7 @@ class AriConnection:
         self.client: Any = None
 
     async def __aenter__(self) -> AriConnection:
+        _forget_asyncari_objects()
         await self._stack.__aenter__()
         try:
             await self._stack.enter_async_context(self.rest)

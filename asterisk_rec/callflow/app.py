@@ -4,6 +4,8 @@ attributed to users through the directory, planned by the policy and run as a ``
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,10 @@ from asterisk_rec.policy import DialStatus, DialTarget, dial_targets, external_t
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
 log = logging.getLogger(__name__)
+
+# The ids the app gives what it creates (call ids are 20 hex digits): see CallFlow._id.
+_BRIDGE = re.compile(r"ar-([0-9a-f]{20})-bridge")
+_CALL_CHANNEL = re.compile(r"ar-([0-9a-f]{20})-(?:leg\d+|snoop)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,64 @@ class StasisApp:
         self.task_group = task_group
         self.router = EventRouter(self.on_unclaimed)
         self.active: dict[str, CallFlow] = {}
+
+    async def reconcile(self) -> None:
+        """After (re)connecting: tell the calls we know what happened while we were away, adopt the
+        connected calls a previous process left in Asterisk, and end what never connected."""
+        channels = {channel["id"]: channel for channel in await self.control.channels()}
+        for flow in list(self.active.values()):
+            for gone in flow.live_channels():
+                if gone not in channels:
+                    flow.inbox.deliver({"type": "ChannelDestroyed", "channel": {"id": gone}, "cause": 16})
+        taken = {flow.caller for flow in self.active.values()} | set(self.active)
+        for bridge in await self.control.bridges():
+            match = _BRIDGE.fullmatch(bridge["id"])
+            if match is None or match[1] in self.active:
+                continue
+            call_id = match[1]
+            taken.add(call_id)
+            await self._adopt(call_id, bridge, channels, taken)
+        for channel_id, channel in channels.items():
+            await self._end_orphan(channel_id, channel, taken)
+
+    async def _adopt(self, call_id: str, bridge: Event, channels: dict[str, Event], taken: set[str]) -> None:
+        members = bridge.get("channels", [])
+        leg = next((c for c in members if c.startswith(f"ar-{call_id}-leg")), None)
+        caller = next((c for c in members if not c.startswith("ar-")), None)
+        snoop = f"ar-{call_id}-snoop" if f"ar-{call_id}-snoop" in channels else None
+        if leg is None or caller is None:
+            log.info("call %s: a party left while the app was away: ending it", call_id)
+            for channel in [*members, *([snoop] if snoop else [])]:
+                await self.control.hangup(channel)
+            await self.control.destroy_bridge(bridge["id"])
+            return
+        taken.add(caller)
+        recording = await self.control.get_variable(caller, "ASTERISK_REC_RECORDING") or None
+        log.info("call %s: adopted (recording %s)", call_id, recording or "none")
+        flow = CallFlow.adopted(self.control, self.router, self.settings, call_id, caller, leg, bridge["id"],
+                                snoop, recording)
+        self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
+
+    async def _end_orphan(self, channel_id: str, channel: Event, taken: set[str]) -> None:
+        """A leg or snoop of a call nobody runs is hung up; a caller left waiting goes back to the dialplan."""
+        match = _CALL_CHANNEL.fullmatch(channel_id)
+        if match is not None and match[1] not in taken:
+            await self.control.hangup(channel_id)
+            return
+        dialplan = channel.get("dialplan", {})
+        waiting = dialplan.get("app_name") == "Stasis" and dialplan.get("app_data", "").startswith(
+            f"{self.control.app},call,")
+        if waiting and channel_id not in taken:
+            log.info("caller %s was left ringing while the app was away: back to the dialplan", channel["name"])
+            await self.control.set_variable(channel_id, "ASTERISK_REC_DIALSTATUS", DialStatus.CHANUNAVAIL.value)
+            await self.control.continue_in_dialplan(channel_id)
+
+    async def _conduct(self, call_id: str, flow: CallFlow, steps: Callable[[], Awaitable[CallRecord]]) -> None:
+        self.active[call_id] = flow
+        try:
+            await steps()
+        finally:
+            del self.active[call_id]
 
     async def on_unclaimed(self, event: Event) -> None:
         if event["type"] != "StasisStart":
@@ -99,9 +163,5 @@ class StasisApp:
                  ", ".join(u.name for u in plan.recorded) or "nobody")
         await self.control.set_variable(channel["id"], "ASTERISK_REC_CALL_ID", call_id)
         flow = CallFlow(self.control, self.router, self.settings, channel, plan, parties.targets, record, name)
-        self.active[call_id] = flow
-        try:
-            await flow.run()
-        finally:
-            del self.active[call_id]
+        await self._conduct(call_id, flow, flow.run)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,8 +89,22 @@ class CallFlow:
         self.recording_closed = False
         self.playbacks: set[str] = set()
         self.continued = False
+        self.joined = False
         self.caller_gone = False
         self.callee_gone = False
+
+    @classmethod
+    def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, call_id: str,
+                caller: str, answered: str, bridge: str, snoop: str | None, recording: str | None) -> CallFlow:
+        """A connected call found in Asterisk that this process did not start."""
+        record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording, outcome=DialStatus.ANSWER)
+        flow = cls(control, router, settings, {"id": caller, "state": "Up"}, CallPlan((), (), ()), (), record,
+                   recording)
+        flow.answered, flow.bridge, flow.snoop = answered, bridge, snoop
+        flow.legs[answered] = Leg(answered, DialTarget(answered, None, 0), 0.0, status=DialStatus.ANSWER)
+        flow.recording_running = recording is not None
+        flow.joined = True
+        return flow
 
     def _id(self, suffix: str) -> str:
         return f"ar-{self.record.call_id}-{suffix}"
@@ -116,11 +131,29 @@ class CallFlow:
         return event
 
     async def run(self) -> CallRecord:
+        """The whole call, from ringing on."""
         self._claim("channel", self.caller)
+        return await self._conduct(self._ring_join_talk)
+
+    async def resume(self) -> CallRecord:
+        """A call already connected in Asterisk (adopted after a restart): talk on, then end it properly."""
+        for channel in (self.caller, self.answered, self.snoop):
+            if channel is not None:
+                self._claim("channel", channel)
+        if self.bridge is not None:
+            self._claim("bridge", self.bridge)
+        if self.recording_name is not None:
+            self._claim("recording", self.recording_name)
+        return await self._conduct(self._talk)
+
+    async def _ring_join_talk(self) -> None:
+        if await self._ring():
+            await self._join()
+            await self._talk()
+
+    async def _conduct(self, steps: Callable[[], Awaitable[None]]) -> CallRecord:
         try:
-            if await self._ring():
-                await self._join()
-                await self._talk()
+            await steps()
         except PartyGone as gone:
             log.info("call %s: the %s hung up", self.record.call_id, gone.side.value)
         except AriError as err:
@@ -131,6 +164,15 @@ class CallFlow:
                 self.router.release(self.inbox)
                 self.record.ended_at = now()
         return self.record
+
+    def live_channels(self) -> list[str]:
+        """The call's channels that should still exist in Asterisk."""
+        channels = [leg.id for leg in self.legs.values() if not leg.destroyed]
+        if not self.caller_gone and not self.continued:
+            channels.append(self.caller)
+        if self.snoop is not None:
+            channels.append(self.snoop)
+        return channels
 
     # Ring
 
@@ -256,6 +298,7 @@ class CallFlow:
                 event["type"] == "ChannelEnteredBridge" and channel_id(event) == self.answered):
             pass
         self.record.joined_at = now()
+        self.joined = True
         log.info("call %s: connected%s", self.record.call_id, ", recording" if self.recording_running else "")
 
     async def _start_recording(self, name: str) -> None:
@@ -270,6 +313,8 @@ class CallFlow:
             if event is None or event.get("recording", {}).get("name") != name:
                 continue
             if event["type"] == "RecordingStarted":
+                # Kept on the caller's channel, so a restarted service can adopt the call and its recording.
+                await self.control.set_variable(self.caller, "ASTERISK_REC_RECORDING", name)
                 self.recording_running = True
                 self.record.recording = name
                 self.record.parts.append([now(), None])
@@ -307,12 +352,7 @@ class CallFlow:
     async def _clean_up(self) -> None:
         """Hangs up every channel of the call still there, closes the recording and removes the bridge.
         Each step may fail on its own (a party may be gone already); none stops the others."""
-        channels = [leg.id for leg in self.legs.values() if not leg.destroyed]
-        if not self.continued and not self.caller_gone:
-            channels.append(self.caller)
-        if self.snoop is not None:
-            channels.append(self.snoop)
-        for channel in channels:
+        for channel in self.live_channels():
             try:
                 await self.control.hangup(channel)
             except AriError as err:
@@ -332,7 +372,7 @@ class CallFlow:
             while not self.recording_closed:
                 with contextlib.suppress(PartyGone):
                     await self._next()
-        if self.record.joined_at is None:
+        if not self.joined:
             # The caller left before the parties met: a recording of nobody talking is not kept.
             await self.control.delete_stored_recording(name)
             self.record.recording = None

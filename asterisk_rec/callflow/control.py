@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 import httpx
 from asyncari.model import OperationError
 
@@ -23,6 +24,8 @@ def _status(err: OperationError) -> tuple[int | None, str]:
 
 
 class CallControl:
+    """``client`` is replaced when the app reconnects; calls keep their CallControl."""
+
     def __init__(self, client: Any, app: str) -> None:
         self.client = client
         self.app = app
@@ -36,6 +39,9 @@ class CallControl:
                 log.debug("%s.%s: already gone (%s)", repository, operation, status)
                 return None
             raise AriError(f"ARI {repository}.{operation} failed ({status}): {text}") from err
+        except (httpx.HTTPError, RuntimeError, OSError, anyio.BrokenResourceError) as err:
+            # The connection is down (the app reconnects and reconciles): the command did not happen.
+            raise AriError(f"ARI {repository}.{operation}: no connection to Asterisk ({err})") from err
 
     # Channels
 
@@ -75,6 +81,16 @@ class CallControl:
 
     async def record(self, channel: str, name: str, audio_format: str) -> None:
         await self._op("channels", "record", channelId=channel, name=name, format=audio_format, ifExists="fail")
+
+    async def get_variable(self, channel: str, name: str) -> str | None:
+        result = await self._op("channels", "getChannelVar", channelId=channel, variable=name, gone_ok=True)
+        return None if result is None else str(result.get("value", "")) if isinstance(result, dict) else None
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return [channel.json for channel in await self._op("channels", "list")]
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return [bridge.json for bridge in await self._op("bridges", "list")]
 
     # Bridges
 

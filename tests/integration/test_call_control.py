@@ -4,7 +4,7 @@ conversation (both tones in at least 98 % of the windows) and leaves nothing beh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -44,12 +44,11 @@ from tests.integration.calls import (
     new_recording,
     stored_recordings,
 )
-from tests.integration.conftest import ServiceProcess
+from tests.integration.conftest import ServiceProcess, SetModes
 
 pytestmark = pytest.mark.anyio
 
 OUTSIDE_NUMBER = "+31201110000"
-SetModes = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
@@ -58,20 +57,6 @@ async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriR
         await assert_nothing_left(rest)
         yield rest
         await assert_nothing_left(rest)
-
-
-@pytest.fixture
-async def set_modes(settings: Settings, service: ServiceProcess) -> AsyncIterator[SetModes]:
-    """Sets the lab users' recording modes for one test, e.g. ``await set_modes(alice="always")``."""
-    extensions = {"alice": "201", "bob": "202", "carol": "203", "dave": "204"}
-    async with Database(settings.database, max_size=1) as db:
-        store = DirectoryStore(db)
-
-        async def apply(**modes: str) -> None:
-            for name, extension in extensions.items():
-                await store.set_recording(LAB_ORGANISATION, extension, modes.get(name, "off"))
-
-        yield apply
 
 
 async def finish(*runs: Sipp) -> None:

@@ -1,0 +1,68 @@
+"""The service loses its WebSocket, or dies, in the middle of a recorded call: the call goes on, stays
+recorded to the end, and is finished properly (nothing left in Asterisk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from asterisk_rec.adapters.ari import AriRest
+from asterisk_rec.config import Settings
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
+from tests.integration.calls import (
+    CALLEE_HZ,
+    CALLER_HZ,
+    assert_both_tones,
+    assert_nothing_left,
+    new_recording,
+    stored_recordings,
+)
+from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.test_call_control import finish
+
+pytestmark = pytest.mark.anyio
+
+
+async def connected_call_with_fault(settings: Settings, service: ServiceProcess, tmp_path: Path,
+                                    fault: str) -> None:
+    async with AriRest(settings.ari) as ari:
+        before = await stored_recordings(ari)
+        marker = service.log.read_text().count("connected, recording")
+        answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=500)
+        await anyio.sleep(0.3)
+        calling = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
+                       call_ms=9000)
+        with anyio.fail_after(15):
+            # The service's log is a file: poll it.
+            while service.log.read_text().count("connected, recording") == marker:  # noqa: ASYNC110
+                await anyio.sleep(0.1)
+        await anyio.sleep(2)
+        if fault == "websocket":
+            # Abort the service's TCP connections to Asterisk's HTTP server (the WebSocket among them).
+            await anyio.run_process(["ss", "-K", "dst", "127.0.0.1", "dport", "=", ":8088"])
+        else:
+            service.kill()
+            service.start()
+        await finish(calling, answering)
+        await assert_nothing_left(ari)
+        assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
+async def test_websocket_loss_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                       tmp_path: Path) -> None:
+    """The WebSocket is cut mid-call: the service connects again, the call ends cleanly, and its one
+    recording holds both tones throughout."""
+    await set_modes(alice="always")
+    await connected_call_with_fault(settings, service, tmp_path, "websocket")
+    service.wait_for_log("): connecting again")
+
+
+async def test_service_killed_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                       tmp_path: Path) -> None:
+    """The service is killed (-9) mid-call and started again: it adopts the call from Asterisk, ends it
+    properly when the caller hangs up, and the recording holds both tones throughout."""
+    await set_modes(alice="always")
+    await connected_call_with_fault(settings, service, tmp_path, "kill")
+    service.wait_for_log("adopted (recording asterisk-rec/")
