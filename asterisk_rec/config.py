@@ -79,6 +79,9 @@ class ServiceSettings:
     connect_timeout: float = 5.0
 
 
+RECORDING_METHODS = ("snoop", "bridge")
+
+
 @dataclass(frozen=True)
 class CallSettings:
     # The PJSIP endpoint of the SIP trunk: outside numbers and users' mobiles are dialled through it, and
@@ -89,6 +92,14 @@ class CallSettings:
     mobile_ring_seconds: int = 18
     notice_sound: str = "asterisk-rec/notice"
     recording_format: str = "wav"
+    # snoop: record a snoop of the caller (the bridge stays a simple two-party bridge; measured cheaper);
+    # bridge: record the bridge itself (Asterisk adds a recorder channel, making it a mixing bridge).
+    recording_method: str = "snoop"
+
+    def __post_init__(self) -> None:
+        if self.recording_method not in RECORDING_METHODS:
+            raise ConfigError(f"calls.recording_method {self.recording_method!r}: expected one of "
+                              f"{', '.join(RECORDING_METHODS)}")
 
 
 @dataclass(frozen=True)

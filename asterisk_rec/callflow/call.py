@@ -302,12 +302,17 @@ class CallFlow:
         log.info("call %s: connected%s", self.record.call_id, ", recording" if self.recording_running else "")
 
     async def _start_recording(self, name: str) -> None:
-        """Snoops the caller (both directions) and records the snoop; returns once it runs."""
-        self.snoop = self._id("snoop")
-        self._claim("channel", self.snoop)
+        """Snoops the caller (both directions) and records the snoop, or records the bridge; returns once
+        the recording runs."""
         self._claim("recording", name)
-        await self.control.snoop(self.caller, self.snoop)
-        await self.control.record(self.snoop, name, self.settings.recording_format)
+        if self.settings.recording_method == "bridge":
+            assert self.bridge is not None
+            await self.control.record_bridge(self.bridge, name, self.settings.recording_format)
+        else:
+            self.snoop = self._id("snoop")
+            self._claim("channel", self.snoop)
+            await self.control.snoop(self.caller, self.snoop)
+            await self.control.record(self.snoop, name, self.settings.recording_format)
         while True:
             event = await self._next()
             if event is None or event.get("recording", {}).get("name") != name:
@@ -358,7 +363,10 @@ class CallFlow:
             except AriError as err:
                 log.warning("call %s: hanging up %s: %s", self.record.call_id, channel, err)
         if self.recording_running and self.record.recording:
-            await self._close_recording(self.record.recording)
+            try:
+                await self._close_recording(self.record.recording)
+            except AriError as err:
+                log.warning("call %s: closing the recording: %s", self.record.call_id, err)
         if self.bridge is not None:
             try:
                 await self.control.destroy_bridge(self.bridge)
@@ -368,6 +376,9 @@ class CallFlow:
     async def _close_recording(self, name: str) -> None:
         if self.record.parts and self.record.parts[-1][1] is None:
             self.record.parts[-1][1] = now()
+        if not self.recording_closed:
+            # A snoop's recording ends with the snoop; a bridge's must be stopped.
+            await self.control.stop_recording(name)
         with anyio.move_on_after(RECORDING_CLOSE_SECONDS):
             while not self.recording_closed:
                 with contextlib.suppress(PartyGone):

@@ -82,6 +82,9 @@ class CallControl:
     async def record(self, channel: str, name: str, audio_format: str) -> None:
         await self._op("channels", "record", channelId=channel, name=name, format=audio_format, ifExists="fail")
 
+    async def record_bridge(self, bridge: str, name: str, audio_format: str) -> None:
+        await self._op("bridges", "record", bridgeId=bridge, name=name, format=audio_format, ifExists="fail")
+
     async def get_variable(self, channel: str, name: str) -> str | None:
         result = await self._op("channels", "getChannelVar", channelId=channel, variable=name, gone_ok=True)
         return None if result is None else str(result.get("value", "")) if isinstance(result, dict) else None

@@ -56,10 +56,13 @@ class ServiceProcess:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """Starts it, with ``section.key=value`` settings beyond the fixture's."""
         offset = self.log.stat().st_size if self.log.exists() else 0
+        extra = [arg for setting in settings for arg in ("--set", setting)]
+        command = [*self.command[:-1], *extra, self.command[-1]]
         with self.log.open("a") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while "asterisk-rec is running" not in self.log.read_text()[offset:]:

@@ -255,3 +255,19 @@ async def test_caller_hanging_up_while_it_rings_leaves_nothing(
     await finish(call_and_give_up(CAROL_DESK, "201", tmp_path / "caller"), desk, app)
     await assert_nothing_left(ari)
     assert await stored_recordings(ari) == before
+
+
+async def test_bridge_recording_method_records_the_same_call(
+        ari: AriRest, service: ServiceProcess, set_modes: SetModes, tmp_path: Path) -> None:
+    """With calls.recording_method=bridge the bridge itself is recorded: the same internal call gives one
+    recording with both tones, and nothing is left behind."""
+    await set_modes(alice="always")
+    service.stop()
+    service.start("calls.recording_method=bridge")
+    try:
+        before = await stored_recordings(ari)
+        await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
+        assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+    finally:
+        service.stop()
+        service.start()

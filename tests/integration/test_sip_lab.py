@@ -49,8 +49,8 @@ async def test_sipp_phones_talk_through_the_lab_and_mixmonitor_records_both(sett
 
     target = tmp_path / "call.wav"
     async with AriRest(settings.ari) as ari:
-        await fetch_when_stored(ari, f"lab-plain/{test_id}", target)
-        await ari.request("DELETE", f"recordings/stored/lab-plain%2F{test_id}")
+        await fetch_when_stored(ari, f"lab-plain/{test_id}-1", target)
+        await ari.request("DELETE", f"recordings/stored/lab-plain%2F{test_id}-1")
     audio = read_wav(target)
     assert audio.seconds > 7, audio.seconds
     for frequency in (CALLER_HZ, CALLEE_HZ):

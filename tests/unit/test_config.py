@@ -107,3 +107,11 @@ def test_example_config_file_is_valid(tmp_path: Path) -> None:
     """The shipped, commented example loads and changes nothing."""
     example = Path(__file__).parents[2] / "asterisk_rec" / "asterisk-rec.example.toml"
     assert load_settings(example, environ={}) == load_settings(write(tmp_path / "c.toml", ""), environ={})
+
+
+def test_recording_method_is_checked(tmp_path: Path) -> None:
+    """Only snoop and bridge are recording methods."""
+    assert load_settings(write(tmp_path / "c.toml", '[calls]\nrecording_method = "bridge"\n'),
+                         environ={}).calls.recording_method == "bridge"
+    with pytest.raises(ConfigError, match=r"calls\.recording_method 'mixer'"):
+        load_settings(write(tmp_path / "c.toml", '[calls]\nrecording_method = "mixer"\n'), environ={})
