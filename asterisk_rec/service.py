@@ -17,7 +17,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.config import Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.errors import AsteriskRecError
+from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
 from asterisk_rec.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
                 while ari.client.websockets:  # noqa: ASYNC110
                     await anyio.sleep(WEBSOCKET_CHECK_SECONDS)
             log.warning("the ARI WebSocket closed: connecting again")
+        except AriCredentialsRejected:
+            raise  # retrying cannot help: the operator must fix the configuration
         except AsteriskRecError as err:
             log.error("%s: trying again in %g s", err, delay)
             await anyio.sleep(delay)

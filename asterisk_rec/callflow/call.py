@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # How long cleanup waits for Asterisk to confirm a recording closed.
 RECORDING_CLOSE_SECONDS = 5
+# How long one step of setting up a call may take in Asterisk before the call is given up.
+STEP_SECONDS = 10
+# The longest prompt the app plays.
+PROMPT_SECONDS = 60
 
 
 class PartyGone(Exception):
@@ -129,6 +133,16 @@ class CallFlow:
                 self.callee_gone = True
                 raise PartyGone(Side.CALLEE)
         return event
+
+    async def _wait_for(self, kind: str, object_id: str, field: str = "channel",
+                        within: float = STEP_SECONDS) -> Event:
+        """The event ``kind`` about ``object_id``; other events of the call meanwhile are passed over."""
+        deadline = time.monotonic() + within
+        while (remaining := deadline - time.monotonic()) > 0:
+            event = await self._next(remaining)
+            if event is not None and event["type"] == kind and event.get(field, {}).get("id") == object_id:
+                return event
+        raise AriError(f"no {kind} for {object_id} within {within:g} s")
 
     async def run(self) -> CallRecord:
         """The whole call, from ringing on."""
@@ -281,9 +295,7 @@ class CallFlow:
         if notice is not None:
             playback = await self._play(self.answered, f"sound:{self.settings.notice_sound}", "notice-callee",
                                         notice.language)
-            while (event := await self._next()) is None or not (
-                    event["type"] == "PlaybackFinished" and event["playback"]["id"] == playback):
-                pass
+            await self._wait_for("PlaybackFinished", playback, field="playback", within=PROMPT_SECONDS)
             self.record.notice_finished_at = now()
         if not self.caller_up:
             await self.control.answer(self.caller)
@@ -294,9 +306,7 @@ class CallFlow:
         if self.recording_name is not None:
             await self._start_recording(self.recording_name)
         await self.control.add_to_bridge(self.bridge, self.answered)
-        while (event := await self._next()) is None or not (
-                event["type"] == "ChannelEnteredBridge" and channel_id(event) == self.answered):
-            pass
+        await self._wait_for("ChannelEnteredBridge", self.answered)
         self.record.joined_at = now()
         self.joined = True
         log.info("call %s: connected%s", self.record.call_id, ", recording" if self.recording_running else "")
@@ -312,6 +322,8 @@ class CallFlow:
             self.snoop = self._id("snoop")
             self._claim("channel", self.snoop)
             await self.control.snoop(self.caller, self.snoop)
+            # Like a leg, the snoop takes commands once it is in the app.
+            await self._wait_for("StasisStart", self.snoop)
             await self.control.record(self.snoop, name, self.settings.recording_format)
         while True:
             event = await self._next()

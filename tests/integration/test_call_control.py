@@ -126,6 +126,16 @@ async def test_internal_call_recorded_user_to_unrecorded(ari: AriRest, set_modes
     assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
 
 
+async def test_call_from_a_users_mobile_over_the_trunk(ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice calls Bob from her mobile: the call arrives over the trunk with her number as caller id, is
+    attributed to her (recorded), so Bob hears the notice first; one recording with both tones."""
+    await set_modes(alice="always")
+    before = await stored_recordings(ari)
+    heard = await recorded_call(tmp_path, TRUNK_CALLER, "202", BOB_DESK, caller_id="+31600000201")
+    assert_notice_before_tone(heard.audio(), CALLER_HZ)
+    assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+
+
 async def test_call_between_unrecorded_users_is_not_recorded(
         ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
     """Carol calls Dave, neither recorded: they talk (both SIPp runs succeed) and no recording is made."""
@@ -199,11 +209,14 @@ async def test_hold_pauses_the_recording(ari: AriRest, set_modes: SetModes, tmp_
     tones throughout: nothing of the hold is recorded."""
     await set_modes(alice="always")
     before = await stored_recordings(ari)
-    answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=500)
-    await anyio.sleep(0.3)
-    calling = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
-                   call_ms=3000, hold=True)
-    await finish(calling, answering)
+    with RtpCapture(BOB_DESK.media_port, tmp_path / "heard.pcap") as heard:
+        answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee",
+                           ring_ms=500)
+        await anyio.sleep(0.3)
+        calling = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
+                       call_ms=3000, hold=True)
+        await finish(calling, answering)
+    assert_notice_before_tone(heard.audio(), CALLER_HZ)
     audio = await new_recording(ari, before, tmp_path / "rec.wav")
     assert 5.0 <= audio.seconds <= 7.0, f"{audio.seconds:.1f} s recorded for 6 s of talk and 3 s of hold"
     assert_both_tones(audio)
