@@ -73,7 +73,8 @@ class Bench:
         assert asterisk is not None, "the lab's Asterisk is not running"
         before = self.recordings()
         number = "8202" if method == "mixmonitor" else "202"
-        common = ["-i", "127.0.0.1", "-nostdin", "-timeout", f"{self.seconds + 120}s", "-m", str(calls)]
+        common = ["-i", "127.0.0.1", "-nostdin", "-timeout", f"{self.seconds + 120}s", "-m", str(calls),
+                  "-trace_err"]
         answering = subprocess.Popen(
             ["sipp", "-sf", str(SCENARIOS / "answerer.xml"), "-p", str(BOB_DESK.sip_port), "-mp", "30000",
              "-d", "500", "-key", "stream", f"{self.callee_tone},-1,0", *common],
@@ -116,8 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--keep", type=Path, help="keep SIPp's error logs and the services' logs here")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="asterisk-rec-bench-"))
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="asterisk-rec-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(args.seconds, workdir)
     subprocess.run(bench.cli("lab", "seed"), check=True, capture_output=True)
     set_alice("always", bench)
@@ -132,7 +135,8 @@ def main() -> None:
                 time.sleep(5)
     finally:
         set_alice("off", bench)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(f"| N | method | CPU s per recorded call-minute | ratio to MixMonitor | complete ({args.seconds} s calls) |")
     print("|---|---|---|---|---|")
     for result in results:
