@@ -83,7 +83,7 @@ class Bench:
         start_cpu = cpu_seconds(asterisk) + (cpu_seconds(service.pid) if service else 0.0)
         calling = subprocess.run(
             ["sipp", "-sf", str(SCENARIOS / "caller.xml"), "-p", str(ALICE_DESK.sip_port), "-mp", "40000",
-             "-l", str(calls), "-r", "20", "-d", str(self.seconds * 1000), "-key", "stream",
+             "-l", str(calls), "-r", "5", "-d", str(self.seconds * 1000), "-key", "stream",
              f"{self.caller_tone},-1,0", "-key", "caller", "alice-desk", "-key", "test_id", f"bench-{calls}",
              "-key", "trunk", "no", "-s", number, *common, "127.0.0.1:5060"],
             cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

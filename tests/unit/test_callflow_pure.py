@@ -1,0 +1,36 @@
+"""The pure parts of the call flow: which call an event belongs to, endpoints from channel names,
+recording names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from asterisk_rec.callflow.events import endpoint_of, event_keys
+from asterisk_rec.recording.naming import new_call_id, recording_name
+
+
+def test_event_keys_name_every_object_of_the_event() -> None:
+    """Channels (also as peer or caller), bridge, playback and recording each give a key."""
+    event = {"type": "Dial", "peer": {"id": "leg"}, "caller": {"id": "in"}, "bridge": {"id": "b"},
+             "playback": {"id": "p"}, "recording": {"name": "r/1"}}
+    assert event_keys(event) == {"channel:leg", "channel:in", "bridge:b", "playback:p", "recording:r/1"}
+    assert event_keys({"type": "ApplicationReplaced"}) == set()
+
+
+def test_endpoint_of_channel_names() -> None:
+    """PJSIP channel names give their endpoint, dashes in the endpoint name included; others give None."""
+    assert endpoint_of("PJSIP/alice-desk-0000001a") == "alice-desk"
+    assert endpoint_of("PJSIP/lab-trunk-00000003") == "lab-trunk"
+    assert endpoint_of("Local/1000@lab-tones-00000001;1") is None
+    assert endpoint_of("PJSIP/") is None
+
+
+def test_recording_names_are_per_organisation_and_day() -> None:
+    """asterisk-rec/<organisation>/<date>/<call id>; anything but a call id is refused."""
+    call_id = new_call_id()
+    assert recording_name(7, call_id, datetime(2026, 11, 28, 23, 59, tzinfo=UTC)) == \
+        f"asterisk-rec/7/2026-11-28/{call_id}"
+    with pytest.raises(ValueError):
+        recording_name(7, "../../etc/passwd", datetime.now(UTC))
