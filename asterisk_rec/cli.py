@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one setting, e.g. --set ari.url=http://127.0.0.1:8088/")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from service.log_level)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("serve", help="run the service: the Stasis app and the AMI listener")
+    commands.add_parser("serve", help="run the service: the Stasis app")
     commands.add_parser("check", help="connect to ARI, AMI and PostgreSQL once and report")
     lab = commands.add_parser("lab", help="the Asterisk + PostgreSQL lab (needs root)")
     lab.add_argument("action", choices=["up", "down", "status", "shell", "seed"],

@@ -22,6 +22,9 @@ class DialStatus(StrEnum):
     NOANSWER = "NOANSWER"
     CHANUNAVAIL = "CHANUNAVAIL"
     CANCEL = "CANCEL"
+    # The app could not handle the call (its directory unreadable): the dialplan treats it as the app
+    # being down and follows the organisation's fail mode.
+    APPFAILED = "APPFAILED"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Result:
     calls: int
     method: str
     cpu_per_call_minute: float
+    service_share: float  # of that CPU, the service's part
     complete: int
     recordings: int
 
@@ -80,7 +81,7 @@ class Bench:
              "-d", "500", "-key", "stream", f"{self.callee_tone},-1,0", *common],
             cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        start_cpu = cpu_seconds(asterisk) + (cpu_seconds(service.pid) if service else 0.0)
+        start_asterisk, start_service = cpu_seconds(asterisk), cpu_seconds(service.pid) if service else 0.0
         calling = subprocess.run(
             ["sipp", "-sf", str(SCENARIOS / "caller.xml"), "-p", str(ALICE_DESK.sip_port), "-mp", "40000",
              "-l", str(calls), "-r", "5", "-d", str(self.seconds * 1000), "-key", "stream",
@@ -89,7 +90,8 @@ class Bench:
             cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         answering.wait(60)
         time.sleep(3)  # recordings closing
-        used = cpu_seconds(asterisk) + (cpu_seconds(service.pid) if service else 0.0) - start_cpu
+        used_service = cpu_seconds(service.pid) - start_service if service else 0.0
+        used = cpu_seconds(asterisk) - start_asterisk + used_service
         if service is not None:
             service.terminate()
             service.wait(15)
@@ -102,7 +104,8 @@ class Bench:
         for path in made:
             path.unlink()
         # Per minute actually recorded: calls lost under load must not make a case look cheaper.
-        return Result(calls, method, used / max(recorded_minutes, 1e-9), complete, len(made))
+        return Result(calls, method, used / max(recorded_minutes, 1e-9), used_service / max(used, 1e-9), complete,
+                      len(made))
 
     def is_complete(self, audio: Audio) -> bool:
         return audio.seconds >= self.seconds - 1 and all(
@@ -117,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--keep", type=Path, help="keep SIPp's error logs and the services' logs here")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="asterisk-rec-bench-"))
@@ -127,7 +131,7 @@ def main() -> None:
     results: list[Result] = []
     try:
         for calls in args.calls:
-            for method in METHODS:
+            for method in ["mixmonitor", *(m for m in args.methods if m != "mixmonitor")]:
                 result = bench.run(calls, method)
                 results.append(result)
                 print(f"N={calls:<4} {method:<10} {result.cpu_per_call_minute:.3f} CPU-s/call-min, "
@@ -137,13 +141,14 @@ def main() -> None:
         set_alice("off", bench)
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"| N | method | CPU s per recorded call-minute | ratio to MixMonitor | complete ({args.seconds} s calls) |")
-    print("|---|---|---|---|---|")
+    print(f"| N | method | CPU s per recorded call-minute | of which the service | ratio to MixMonitor "
+          f"| complete ({args.seconds} s calls) |")
+    print("|---|---|---|---|---|---|")
     for result in results:
         baseline = next(r for r in results if r.calls == result.calls and r.method == "mixmonitor")
         ratio = result.cpu_per_call_minute / baseline.cpu_per_call_minute
-        print(f"| {result.calls} | {result.method} | {result.cpu_per_call_minute:.3f} | {ratio:.2f} | "
-              f"{result.complete}/{result.calls} |")
+        print(f"| {result.calls} | {result.method} | {result.cpu_per_call_minute:.3f} | "
+              f"{result.service_share:.0%} | {ratio:.2f} | {result.complete}/{result.calls} |")
 
 
 if __name__ == "__main__":

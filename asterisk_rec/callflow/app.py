@@ -145,15 +145,27 @@ class StasisApp:
         callee = await self.directory.user_by_device(number=outside)
         return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),))
 
+    async def _hand_back(self, channel: str, status: DialStatus) -> None:
+        try:
+            await self.control.set_variable(channel, "ASTERISK_REC_DIALSTATUS", status.value)
+            await self.control.continue_in_dialplan(channel)
+        except AsteriskRecError as err:
+            log.error("cannot hand %s back to the dialplan: %s", channel, err)
+
     async def handle_call(self, channel: Event, number: str, organisation_name: str) -> None:
         call_id = new_call_id()
         record = CallRecord(call_id=call_id, caller_channel=channel["id"])
         try:
             parties = await self.attribute(channel, number, organisation_name)
-        except AsteriskRecError as err:
+        except (NotFound, InvalidInput) as err:
             log.warning("call %s from %s to %s: %s", call_id, channel["name"], number, err)
-            await self.control.set_variable(channel["id"], "ASTERISK_REC_DIALSTATUS", DialStatus.CHANUNAVAIL.value)
-            await self.control.continue_in_dialplan(channel["id"])
+            await self._hand_back(channel["id"], DialStatus.CHANUNAVAIL)
+            return
+        except Exception:
+            # The directory cannot be read (PostgreSQL down?): the dialplan then does what it does when the
+            # app is down, as the organisation chose (fail open or closed).
+            log.exception("call %s from %s to %s: cannot attribute the call", call_id, channel["name"], number)
+            await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
         plan = plan_call(parties.caller, parties.callee)
         name = None

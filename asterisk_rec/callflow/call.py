@@ -172,6 +172,9 @@ class CallFlow:
             log.info("call %s: the %s hung up", self.record.call_id, gone.side.value)
         except AriError as err:
             log.error("call %s: %s", self.record.call_id, err)
+        except Exception:
+            # A fault in one call must not end the others: log it, and end this call properly.
+            log.exception("call %s: unexpected error", self.record.call_id)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._clean_up()
@@ -325,8 +328,9 @@ class CallFlow:
             # Like a leg, the snoop takes commands once it is in the app.
             await self._wait_for("StasisStart", self.snoop)
             await self.control.record(self.snoop, name, self.settings.recording_format)
-        while True:
-            event = await self._next()
+        deadline = time.monotonic() + STEP_SECONDS
+        while (remaining := deadline - time.monotonic()) > 0:
+            event = await self._next(remaining)
             if event is None or event.get("recording", {}).get("name") != name:
                 continue
             if event["type"] == "RecordingStarted":
@@ -337,9 +341,9 @@ class CallFlow:
                 self.record.parts.append([now(), None])
                 return
             if event["type"] == "RecordingFailed":
-                log.error("call %s: recording %s failed to start: %s", self.record.call_id, name,
-                          event["recording"].get("cause"))
-                return
+                break
+        # The call goes on unrecorded rather than not at all; this is an alarm for the operator.
+        log.error("call %s: recording %s did not start: the call is not recorded", self.record.call_id, name)
 
     # Talk
 

@@ -15,7 +15,9 @@ from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.lab import Lab, LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
+from asterisk_rec.lab.services import service_specs
 from asterisk_rec.testing.capture import RtpCapture
 from asterisk_rec.testing.sipp import (
     ALICE_APP,
@@ -284,3 +286,25 @@ async def test_bridge_recording_method_records_the_same_call(
     finally:
         service.stop()
         service.start()
+
+
+async def test_directory_unavailable_follows_the_fail_mode(
+        ari: AriRest, set_modes: SetModes, ami_events: AmiEvents, tmp_path: Path) -> None:
+    """PostgreSQL is down when a call comes in: the app cannot attribute it, so the dialplan does what it
+    does when the app is down (the lab fails open: connected unrecorded, alarm raised); then it recovers."""
+    await set_modes(bob="always")
+    lab = Lab(LabSettings.from_environment())
+    postgresql = next(spec for spec in service_specs(lab.rootfs) if spec.name == "postgresql")
+    before = await stored_recordings(ari)
+    await anyio.to_thread.run_sync(lab.services.stop, postgresql)
+    try:
+        answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee")
+        await anyio.sleep(0.3)
+        calling = call(CAROL_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
+                       call_ms=2000)
+        await finish(calling, answering)
+    finally:
+        await anyio.to_thread.run_sync(lab.services.start, postgresql)
+    alarm = await ami_events.wait_for("AsteriskRecAppDown")
+    assert alarm["Number"] == "202"
+    assert await stored_recordings(ari) == before
