@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -71,19 +72,25 @@ async def finish(*runs: Sipp) -> None:
             run.stop()
 
 
+async def talk(workdir: Path, caller: Phone, number: str, callee: Phone, *, caller_id: str | None = None,
+               also_ringing: tuple[Phone, ...] = (), call_ms: int = 7000, hold: bool = False) -> None:
+    """The callee answers after a second with its tone; the caller talks with its tone for ``call_ms``
+    (with ``hold``: talks, holds and talks again, ``call_ms`` each)."""
+    await anyio.Path(workdir).mkdir(parents=True, exist_ok=True)
+    ringers = [ring_only(phone, workdir / phone.endpoint) for phone in also_ringing]
+    answering = answer(callee, ulaw_tone(workdir / "callee.ul", CALLEE_HZ), workdir / "callee", ring_ms=1000)
+    await anyio.sleep(0.3)
+    calling = call(caller, number, ulaw_tone(workdir / "caller.ul", CALLER_HZ), workdir / "caller",
+                   call_ms=call_ms, caller_id=caller_id, hold=hold)
+    await finish(calling, answering, *ringers)
+
+
 async def recorded_call(tmp_path: Path, caller: Phone, number: str, callee: Phone, *,
-                        caller_id: str | None = None, listen: Phone | None = None,
-                        also_ringing: tuple[Phone, ...] = (), call_ms: int = 7000) -> RtpCapture:
-    """The callee answers after a second with its tone; the caller talks with its tone for ``call_ms``.
-    Captures what ``listen`` heard."""
+                        listen: Phone | None = None, **talking: Any) -> RtpCapture:
+    """``talk``, capturing what ``listen`` (by default the callee) heard."""
     capture = RtpCapture((listen or callee).media_port, tmp_path / "heard.pcap")
     with capture:
-        ringers = [ring_only(phone, tmp_path / phone.endpoint) for phone in also_ringing]
-        answering = answer(callee, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=1000)
-        await anyio.sleep(0.3)
-        calling = call(caller, number, ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
-                       call_ms=call_ms, caller_id=caller_id)
-        await finish(calling, answering, *ringers)
+        await talk(tmp_path, caller, number, callee, **talking)
     return capture
 
 
@@ -143,7 +150,7 @@ async def test_call_between_unrecorded_users_is_not_recorded(
     """Carol calls Dave, neither recorded: they talk (both SIPp runs succeed) and no recording is made."""
     await set_modes()
     before = await stored_recordings(ari)
-    await recorded_call(tmp_path, CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
+    await talk(tmp_path, CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
     await anyio.sleep(1)
     assert await stored_recordings(ari) == before
 
@@ -211,13 +218,7 @@ async def test_hold_pauses_the_recording(ari: AriRest, set_modes: SetModes, tmp_
     tones throughout: nothing of the hold is recorded."""
     await set_modes(alice="always")
     before = await stored_recordings(ari)
-    with RtpCapture(BOB_DESK.media_port, tmp_path / "heard.pcap") as heard:
-        answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee",
-                           ring_ms=500)
-        await anyio.sleep(0.3)
-        calling = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
-                       call_ms=3000, hold=True)
-        await finish(calling, answering)
+    heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=3000, hold=True)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
     audio = await new_recording(ari, before, tmp_path / "rec.wav")
     assert 5.0 <= audio.seconds <= 7.0, f"{audio.seconds:.1f} s recorded for 6 s of talk and 3 s of hold"
@@ -235,11 +236,7 @@ async def test_app_stopped_fails_open_or_closed_as_the_organisation_chose(
         before = await stored_recordings(ari)
         service.stop()
         try:
-            answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "open-b")
-            await anyio.sleep(0.3)
-            calling = call(CAROL_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "open-c",
-                           call_ms=2000)
-            await finish(calling, answering)
+            await talk(tmp_path / "open", CAROL_DESK, "202", BOB_DESK, call_ms=2000)
             alarm = await ami_events.wait_for("AsteriskRecAppDown")
             assert (alarm["Organisation"], alarm["Number"]) == (LAB_ORGANISATION, "202")
             assert await stored_recordings(ari) == before
@@ -298,11 +295,7 @@ async def test_directory_unavailable_follows_the_fail_mode(
     before = await stored_recordings(ari)
     await anyio.to_thread.run_sync(lab.services.stop, postgresql)
     try:
-        answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee")
-        await anyio.sleep(0.3)
-        calling = call(CAROL_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ), tmp_path / "caller",
-                       call_ms=2000)
-        await finish(calling, answering)
+        await talk(tmp_path, CAROL_DESK, "202", BOB_DESK, call_ms=2000)
     finally:
         await anyio.to_thread.run_sync(lab.services.start, postgresql)
     alarm = await ami_events.wait_for("AsteriskRecAppDown")
