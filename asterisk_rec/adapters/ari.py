@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import pprint
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -83,22 +84,32 @@ class AriRest:
         data = (await self.request("GET", "asterisk/info", params={"only": "system"})).json()
         return AsteriskInfo(version=data["system"]["version"], entity_id=data["system"]["entity_id"])
 
-    async def download_stored_recording(self, name: str, destination: Path) -> int:
-        """Stream a stored recording to a file, never holding it whole in memory. Returns its size."""
+    @asynccontextmanager
+    async def stored_recording(self, name: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        """The bytes of a stored recording as they arrive, never held whole in memory (an eight-hour
+        call is about 460 MB as WAV)."""
         path = f"recordings/stored/{quote(name, safe='')}/file"
-        written = 0
         try:
             async with self._http.stream("GET", path) as response:
                 if response.is_error:
                     await response.aread()
                 self._raise_for_status(response, "GET", path)
-                with destination.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        out.write(chunk)
-                        written += len(chunk)
+                yield response.aiter_bytes()
         except httpx.TransportError as err:
             raise self._unreachable(err) from err
+
+    async def download_stored_recording(self, name: str, destination: Path) -> int:
+        """Streams a stored recording to a file. Returns its size."""
+        written = 0
+        async with self.stored_recording(name) as chunks:
+            with destination.open("wb") as out:
+                async for chunk in chunks:
+                    out.write(chunk)
+                    written += len(chunk)
         return written
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self.request("DELETE", f"recordings/stored/{quote(name, safe='')}")
 
 
 def _forget_asyncari_objects() -> None:

@@ -1,16 +1,24 @@
 """A call originated over ARI reaches a Stasis app, is bridged and recorded by Asterisk, and the
-recording fetched back over ARI holds the tone the far end played."""
+recording fetched back over ARI holds the tone the far end played; fetched into the archive, it is
+streamed, hashed, synced and never rewritten."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import anyio
 import pytest
 
-from asterisk_rec.adapters.ari import AriConnection
+from asterisk_rec.adapters.ari import AriConnection, AriRest
+from asterisk_rec.archive.paths import archive_path
+from asterisk_rec.archive.store import ArchiveError, fetch_into_archive
 from asterisk_rec.config import Settings
+from asterisk_rec.errors import AriError
+from asterisk_rec.recording.naming import new_call_id
 from asterisk_rec.testing.ari_events import EventLog
 from asterisk_rec.testing.tones import read_wav, tone_coverage
 
@@ -19,8 +27,9 @@ pytestmark = pytest.mark.anyio
 TONE_HZ = 1000
 
 
-async def test_bridged_call_is_recorded_and_fetched(settings: Settings, tmp_path: Path) -> None:
-    """The recording of a Local channel playing 1000 Hz holds that tone in at least 95 % of its 100 ms windows."""
+@pytest.fixture
+async def tone_recording(settings: Settings) -> AsyncIterator[str]:
+    """A stored recording of 3 s of a Local channel playing 1000 Hz in a bridge; deleted afterwards."""
     app = f"test-rec-{uuid.uuid4().hex[:8]}"
     channel_id, bridge_id = f"{app}-chan", f"{app}-bridge"
     name = f"lab-test/{app}"
@@ -41,13 +50,42 @@ async def test_bridged_call_is_recorded_and_fetched(settings: Settings, tmp_path
 
         await client.channels.hangup(channelId=channel_id)
         await client.bridges.destroy(bridgeId=bridge_id)
+        yield name
+        await ari.rest.delete_stored_recording(name)
 
-        target = tmp_path / "call.wav"
-        size = await ari.rest.download_stored_recording(name, target)
-        await ari.rest.request("DELETE", f"recordings/stored/{name.replace('/', '%2F')}")
 
+async def test_bridged_call_is_recorded_and_fetched(settings: Settings, tone_recording: str, tmp_path: Path) -> None:
+    """The recording of a Local channel playing 1000 Hz holds that tone in at least 95 % of its 100 ms windows."""
+    target = tmp_path / "call.wav"
+    async with AriRest(settings.ari) as ari:
+        size = await ari.download_stored_recording(tone_recording, target)
     assert size == target.stat().st_size > 0
     audio = read_wav(target)
     assert audio.seconds >= 2.5, audio.seconds
     coverage = tone_coverage(audio, TONE_HZ)
     assert coverage >= 0.95, f"the tone fills only {coverage:.1%} of the 100 ms windows"
+
+
+async def test_fetch_into_archive(settings: Settings, tone_recording: str, tmp_path: Path) -> None:
+    """The archive copy lands at its organisation/day path with the SHA-256 of its bytes, no partial file
+    is left, the tone is intact, and fetching again onto it is refused rather than rewriting it."""
+    target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), "wav")
+    async with AriRest(settings.ari) as ari:
+        archived = await fetch_into_archive(ari, tone_recording, target)
+        with pytest.raises(ArchiveError, match="never rewritten"):
+            await fetch_into_archive(ari, tone_recording, target)
+    data = target.read_bytes()
+    assert archived.size == len(data) > 0
+    assert archived.sha256 == hashlib.sha256(data).hexdigest()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    assert tone_coverage(read_wav(target), TONE_HZ) >= 0.95
+
+
+async def test_archive_refuses_a_recording_asterisk_does_not_have(settings: Settings, tmp_path: Path) -> None:
+    """A missing recording is an ARI error (404) and leaves nothing in the archive."""
+    target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), "wav")
+    async with AriRest(settings.ari) as ari:
+        with pytest.raises(AriError, match="404"):
+            await fetch_into_archive(ari, "lab-test/no-such-recording", target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []

@@ -1,12 +1,14 @@
-"""The pure parts of the call flow: which call an event belongs to, endpoints from channel names,
-recording names."""
+"""The pure parts of the call flow and the archive: which call an event belongs to, endpoints from
+channel names, recording names, archive paths."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from asterisk_rec.archive.paths import archive_path
 from asterisk_rec.callflow.events import endpoint_of, event_keys
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
@@ -34,3 +36,14 @@ def test_recording_names_are_per_organisation_and_day() -> None:
         f"asterisk-rec/7/2026-11-28/{call_id}"
     with pytest.raises(ValueError):
         recording_name(7, "../../etc/passwd", datetime.now(UTC))
+
+
+def test_archive_paths_are_per_organisation_and_day(tmp_path: Path) -> None:
+    """<root>/<organisation>/<YYYY>/<MM>/<DD>/<call id>.<ext>; odd call ids and extensions are refused."""
+    call_id = new_call_id()
+    assert archive_path(tmp_path, 3, date(2026, 1, 5), call_id, "flac") == \
+        tmp_path / "3" / "2026" / "01" / "05" / f"{call_id}.flac"
+    with pytest.raises(ValueError):
+        archive_path(tmp_path, 3, date(2026, 1, 5), "../x", "wav")
+    with pytest.raises(ValueError):
+        archive_path(tmp_path, 3, date(2026, 1, 5), call_id, "wav/../../x")

@@ -1,0 +1,2 @@
+"""The archive: recordings fetched from Asterisk, stored once per organisation and day, hashed, never
+rewritten."""
