@@ -95,7 +95,6 @@ class CallFlow:
         self.continued = False
         self.joined = False
         self.caller_gone = False
-        self.callee_gone = False
 
     @classmethod
     def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, call_id: str,
@@ -130,7 +129,6 @@ class CallFlow:
                 self.caller_gone = True
                 raise PartyGone(Side.CALLER)
             if gone is not None and gone == self.answered:
-                self.callee_gone = True
                 raise PartyGone(Side.CALLEE)
         return event
 

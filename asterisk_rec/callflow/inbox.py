@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,8 +9,6 @@ from typing import Any
 import anyio
 
 from asterisk_rec.callflow.events import Event, event_keys
-
-log = logging.getLogger(__name__)
 
 
 class Inbox:
@@ -44,10 +41,6 @@ class EventRouter:
     def release(self, inbox: Inbox) -> None:
         for key in [k for k, owner in self._owners.items() if owner is inbox]:
             del self._owners[key]
-
-    @property
-    def claimed(self) -> int:
-        return len(self._owners)
 
     async def __call__(self, message: Any) -> None:
         # asyncari hands us its EventMessage; the flow works on the event's JSON as Asterisk sent it.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asterisk_rec.errors import LabError, LabNeedsRoot, LabNotRunning
-from asterisk_rec.lab.rootfs import RootFilesystem
+from asterisk_rec.lab.rootfs import RootFilesystem, source_digest
 from asterisk_rec.lab.services import LabServices
 
 log = logging.getLogger(__name__)
@@ -92,13 +92,16 @@ class Lab:
             self.rootfs.bootstrap()
         self.rootfs.mount()
         source, environment = project_source(), self.settings.provision_environment()
+        # The project's files for the lab and the lab's settings, as last provisioned.
         stamp = self.settings.directory / "provisioned.sha256"
-        if self.rootfs.provisioning_due(source, environment, stamp):
+        digest = source_digest(source, repr(sorted(environment.items())))
+        if not stamp.exists() or stamp.read_text().strip() != digest:
             if stamp.exists():
                 self.services.stop_all()  # new configuration takes effect on a fresh start
-            self.rootfs.provision(source, environment, stamp)
+            self.rootfs.provision(source, environment)
+            stamp.write_text(digest + "\n")
         else:
-            log.info("the lab is provisioned from the current vagrant/provision.sh, dialplan/ and sounds/")
+            log.info("the lab is provisioned from the current vagrant/, dialplan/ and sounds/ files")
         self.services.start_all()
         self.services.wait_for_ports([self.settings.http_port, self.settings.ami_port, self.settings.pg_port])
         self._publish_env_file()

@@ -115,17 +115,8 @@ class RootFilesystem:
         """Runs a command in the chroot with a clean environment (none of the host's variables)."""
         run(self.chroot_command(*command), what, env={**CHROOT_ENV, **(environment or {})}, quiet=quiet)
 
-    @staticmethod
-    def provisioning_due(source: Path, environment: dict[str, str], stamp_file: Path) -> bool:
-        """The project's files for the lab, or the lab's settings, changed since it was provisioned."""
-        try:
-            return stamp_file.read_text().strip() != source_digest(source, repr(sorted(environment.items())))
-        except FileNotFoundError:
-            return True
-
-    def provision(self, source: Path, environment: dict[str, str], stamp_file: Path) -> None:
+    def provision(self, source: Path, environment: dict[str, str]) -> None:
         """Copies the project's files in and runs provision.sh --lab inside."""
-        digest = source_digest(source, repr(sorted(environment.items())))
         target = self.inside(SOURCE_IN_ROOTFS)
         if target.exists():
             shutil.rmtree(target)
@@ -139,7 +130,6 @@ class RootFilesystem:
         log.info("provisioning the lab (vagrant/provision.sh --lab)")
         self.run_inside(("bash", f"/{SOURCE_IN_ROOTFS}/vagrant/provision.sh", "--lab"),
                         "provision.sh inside the lab", environment, quiet=not log.isEnabledFor(logging.DEBUG))
-        stamp_file.write_text(digest + "\n")
 
     def owns_process(self, pid: int) -> bool:
         """A process runs in this root filesystem (so it is one of the lab's, not a host process)."""
