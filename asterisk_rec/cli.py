@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from asterisk_rec import __version__
+from asterisk_rec.archive import cli as archive_cli
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("action", choices=["up", "down", "status", "shell", "seed"],
                      help="seed: put the lab's organisation and users in the directory (no root needed)")
     directory_cli.add_commands(commands)
+    archive_cli.add_commands(commands)
     return parser
 
 
@@ -113,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_async(directory_cli.seed_lab(settings))
             print("the lab's organisation 'lab' and its users are in the directory")
             return 0
+        if args.command == "verify":
+            lines, status = _run_async(archive_cli.run_verify(settings, args))
+            print("\n".join(lines))
+            return int(status)
         if args.command in directory_cli.HANDLERS:
             for line in _run_async(directory_cli.run(settings, args)):
                 print(line)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asterisk_rec.errors import ConfigError
 
@@ -103,12 +104,47 @@ class CallSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    # Where archived recordings live: <root>/<organisation>/<YYYY>/<MM>/<DD>/<call id>.<format>.
+    root: str = "/var/lib/asterisk-rec/archive"
+    # Fetches and conversions at once (each conversion is an ffmpeg process: about one core).
+    workers: int = 2
+    # How often Asterisk's stored recordings are checked for any not archived yet (missed or failed).
+    sweep_seconds: float = 10.0
+    # A failed fetch or store is tried again after 1, 2, 4 ... seconds, at most this long apart.
+    retry_max_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"archive.workers {self.workers}: at least 1")
+
+
+@dataclass(frozen=True)
+class CdrSettings:
+    # Asterisk's cdr_custom file (asterisk-rec.csv), if this host can read it: CDRs sent while the AMI
+    # connection was down are recovered from it. Empty: no recovery from the file.
+    csv_path: str = ""
+    # Asterisk writes CDR times in its local time zone.
+    time_zone: str = "UTC"
+    # How often the file is read for CDRs beyond those received over AMI (also at every AMI login).
+    csv_every_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"cdr.time_zone {self.time_zone!r}: not a time zone like Europe/Amsterdam") from None
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     calls: CallSettings = field(default_factory=CallSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    cdr: CdrSettings = field(default_factory=CdrSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}
@@ -142,6 +178,8 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSettings,
     "service": ServiceSettings,
     "calls": CallSettings,
+    "archive": ArchiveSettings,
+    "cdr": CdrSettings,
 }
 
 

@@ -12,8 +12,13 @@ import anyio
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.archive.records import RecordingStore
+from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
+from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.calls.ingest import CdrIngest
+from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
@@ -46,13 +51,34 @@ async def serve(settings: Settings) -> None:
         async with db.pool.connection() as connection:
             await migrate(connection)
         ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
+        rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
+        ingest = CdrIngest(CallStore(db, settings.calls.trunk), settings.cdr)
+        ami.on_event("Cdr", ingest.on_cdr_event)
+        ami.on_login(ingest.on_ami_login)
+        recordings = RecordingStore(db)
+        archiver = Archiver(rest, recordings, settings.archive, settings.calls.recording_format)
         await dialplan.publish(ami, directory)
-        async with anyio.create_task_group() as calls:
-            calls.start_soon(dialplan.keep_published, ami, directory)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(dialplan.keep_published, ami, directory)
+            tasks.start_soon(ingest.run)
+            tasks.start_soon(archiver.run)
+            tasks.start_soon(report, ingest, archiver)
             control = CallControl(None, settings.ari.app)
-            app = StasisApp(control, directory, settings.calls, calls)
+            ledger = CallLedger(CallStore(db, settings.calls.trunk), recordings, archiver, tasks)
+            app = StasisApp(control, directory, settings.calls, ledger, tasks)
             await keep_connected(settings, app)
+
+
+async def report(ingest: CdrIngest, archiver: Archiver) -> None:
+    """The service's counters in the log, when they change (a failed fetch or store is an alarm)."""
+    last = None
+    while True:
+        await anyio.sleep(REPORT_EVERY_SECONDS)
+        now = (ingest.counts, archiver.counts, archiver.pending)
+        if repr(now) != last:
+            last = repr(now)
+            log.info("CDRs %s; archive %s, %d pending", ingest.counts, archiver.counts, archiver.pending)
 
 
 async def keep_connected(settings: Settings, app: StasisApp) -> None:
@@ -88,6 +114,7 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
+REPORT_EVERY_SECONDS = 60.0
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 30.0
 # asyncari signals a closed WebSocket only by dropping it from this set.

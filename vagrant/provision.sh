@@ -81,6 +81,7 @@ ASTERISK_REC_DB_USER=$DB_USER
 ASTERISK_REC_DB_PASSWORD=$db_pw
 ASTERISK_REC_SIP_PORT=$SIP_PORT
 ASTERISK_REC_CALLS_TRUNK=lab-trunk
+ASTERISK_REC_CDR_CSV_PATH=/var/log/asterisk/cdr-custom/asterisk-rec.csv
 EOF
     umask 022
     chmod 0600 "$ENV_FILE.new"
@@ -104,7 +105,8 @@ put() {
 
 configure_asterisk() {
     install -d -o asterisk -g asterisk /var/spool/asterisk/recording /var/run/asterisk /var/log/asterisk
-    install -d -o asterisk -g asterisk /var/log/asterisk/cdr-csv /var/spool/asterisk/recording/lab-plain
+    install -d -o asterisk -g asterisk /var/log/asterisk/cdr-csv /var/log/asterisk/cdr-custom \
+        /var/spool/asterisk/recording/lab-plain
 
     # Everything loads but what this box has no use for, or what fails without its own configuration.
     put /etc/asterisk/modules.conf <<EOF
@@ -125,7 +127,6 @@ noload = res_hep_rtcp.so
 noload = cdr_radius.so
 noload = cdr_pgsql.so
 noload = cdr_tds.so
-noload = cdr_custom.so
 noload = cdr_sqlite3_custom.so
 noload = cel_radius.so
 noload = cel_tds.so
@@ -185,6 +186,14 @@ enabled = yes
 
 [mappings]
 linkedid => LinkedID
+sequence => Sequence
+asterisk_rec_call => AsteriskRecCall
+EOF
+    # The same fields as the AMI Cdr events, to a file: asterisk-rec recovers from it the CDRs that went
+    # out while no AMI client listened (asterisk_rec/cdr/records.py reads it).
+    put /etc/asterisk/cdr_custom.conf <<'EOF'
+[mappings]
+asterisk-rec.csv => ${CSV_QUOTE(${CDR(accountcode)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(dcontext)})},${CSV_QUOTE(${CDR(clid)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(lastapp)})},${CSV_QUOTE(${CDR(lastdata)})},${CSV_QUOTE(${CDR(start)})},${CSV_QUOTE(${CDR(answer)})},${CSV_QUOTE(${CDR(end)})},${CSV_QUOTE(${CDR(duration)})},${CSV_QUOTE(${CDR(billsec)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(sequence)})},${CSV_QUOTE(${CDR(asterisk_rec_call)})}
 EOF
     put /etc/asterisk/pjsip.conf <<EOF
 ; SIP for the box's phones and trunk.

@@ -32,6 +32,7 @@ class AmiConnection:
     def __init__(self, settings: AmiSettings, timeout: float = 5.0) -> None:
         self.settings = settings
         self.timeout = timeout
+        self._on_login: list[Callable[[], Any]] = []
         self.manager = _Manager(
             host=settings.host,
             port=settings.port,
@@ -41,6 +42,8 @@ class AmiConnection:
             ping_interval=10,
             reconnect_timeout=2,
             log=logging.getLogger(f"{__name__}.panoramisk"),
+            on_login=self._logged_in,
+            on_disconnect=self._disconnected,
         )
 
     @property
@@ -93,6 +96,19 @@ class AmiConnection:
     async def ping(self) -> bool:
         response = await self.send_action({"Action": "Ping"})
         return bool(response.success)
+
+    def on_login(self, callback: Callable[[], Any]) -> None:
+        """``callback`` runs after every successful login: the first and each after a reconnect (events
+        sent meanwhile are lost to this connection)."""
+        self._on_login.append(callback)
+
+    def _logged_in(self, manager: Manager) -> None:
+        for callback in self._on_login:
+            callback()
+
+    def _disconnected(self, manager: Manager, exc: Exception | None) -> None:
+        if not manager.closed:
+            log.warning("AMI connection to %s lost (%s): reconnecting", self.where, exc or "closed")
 
     def on_event(self, pattern: str, callback: Callable[[Manager, Message], Any]) -> None:
         self.manager.register_event(pattern, callback)

@@ -111,6 +111,20 @@ class AriRest:
     async def delete_stored_recording(self, name: str) -> None:
         await self.request("DELETE", f"recordings/stored/{quote(name, safe='')}")
 
+    async def stored_recording_names(self) -> list[str]:
+        return [r["name"] for r in (await self.request("GET", "recordings/stored")).json()]
+
+    async def is_live(self, name: str) -> bool:
+        """Whether ``name`` is still being recorded (paused counts)."""
+        try:
+            response = await self._http.get(f"recordings/live/{quote(name, safe='')}")
+        except httpx.TransportError as err:
+            raise self._unreachable(err) from err
+        if response.status_code == 404:
+            return False
+        self._raise_for_status(response, "GET", "recordings/live")
+        return True
+
 
 def _forget_asyncari_objects() -> None:
     """asyncari caches its model objects (channels, bridges, ...) per class, each bound to the client

@@ -13,6 +13,8 @@ from asterisk_rec.callflow.call import CallFlow, CallRecord, now
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event, endpoint_of
 from asterisk_rec.callflow.inbox import EventRouter
+from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.calls.summary import AppCall, app_direction
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
 from asterisk_rec.directory.models import Organisation, User
@@ -33,6 +35,16 @@ class Parties:
     caller: User | None
     callee: User | None
     targets: tuple[DialTarget, ...]
+    organisation: Organisation | None = None
+    from_trunk: bool = False
+
+    @property
+    def organisation_ids(self) -> tuple[int, ...]:
+        """The organisations whose calls this is: each party's (a call between two appears in both)."""
+        ids = {user.organisation.id for user in (self.caller, self.callee) if user is not None}
+        if not ids and self.organisation is not None:
+            ids.add(self.organisation.id)
+        return tuple(sorted(ids))
 
 
 def _e164_or_none(number: str) -> str | None:
@@ -44,8 +56,9 @@ def _e164_or_none(number: str) -> str | None:
 
 class StasisApp:
     def __init__(self, control: CallControl, directory: DirectoryStore, settings: CallSettings,
-                 task_group: Any) -> None:
+                 ledger: CallLedger, task_group: Any) -> None:
         self.control = control
+        self.ledger = ledger
         self.directory = directory
         self.settings = settings
         self.task_group = task_group
@@ -85,8 +98,8 @@ class StasisApp:
         taken.add(caller)
         recording = await self.control.get_variable(caller, "ASTERISK_REC_RECORDING") or None
         log.info("call %s: adopted (recording %s)", call_id, recording or "none")
-        flow = CallFlow.adopted(self.control, self.router, self.settings, call_id, caller, leg, bridge["id"],
-                                snoop, recording)
+        flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
+                                bridge["id"], snoop, recording)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
 
     async def _end_orphan(self, channel_id: str, channel: Event, taken: set[str]) -> None:
@@ -140,10 +153,11 @@ class StasisApp:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
             targets = dial_targets(callee, self.settings.trunk, self.settings.ring_seconds,
                                    self.settings.mobile_ring_seconds)
-            return Parties(caller, callee, targets)
+            return Parties(caller, callee, targets, organisation, endpoint == self.settings.trunk)
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
         callee = await self.directory.user_by_device(number=outside)
-        return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),))
+        return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),),
+                       organisation, endpoint == self.settings.trunk)
 
     async def _hand_back(self, channel: str, status: DialStatus) -> None:
         try:
@@ -173,7 +187,28 @@ class StasisApp:
             name = recording_name(plan.recorded[0].organisation.id, call_id, now())
         log.info("call %s: %s -> %s, recorded: %s", call_id, channel["name"], number,
                  ", ".join(u.name for u in plan.recorded) or "nobody")
-        await self.control.set_variable(channel["id"], "ASTERISK_REC_CALL_ID", call_id)
-        flow = CallFlow(self.control, self.router, self.settings, channel, plan, parties.targets, record, name)
+        try:
+            await self.control.set_variable(channel["id"], "ASTERISK_REC_CALL_ID", call_id)
+            await self.control.tag_call(channel["id"], call_id)
+            linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
+            await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties))
+        except Exception:
+            # Nothing is started that is not written down first.
+            log.exception("call %s: cannot write the call down", call_id)
+            await self._hand_back(channel["id"], DialStatus.APPFAILED)
+            return
+        flow = CallFlow(self.control, self.router, self.settings, self.ledger, channel, plan, parties.targets,
+                        record, name, parties.organisation_ids)
         await self._conduct(call_id, flow, flow.run)
 
+    @staticmethod
+    def _app_call(call_id: str, linked_id: str, channel: Event, number: str, parties: Parties) -> AppCall:
+        caller_number = channel.get("caller", {}).get("number", "") or endpoint_of(channel["name"]) or ""
+        return AppCall(
+            call_id=call_id, linked_id=linked_id,
+            direction=app_direction(parties.caller is not None, parties.callee is not None, parties.from_trunk),
+            caller=parties.caller.extension if parties.caller else caller_number,
+            callee=parties.callee.extension if parties.callee else number,
+            caller_user_id=parties.caller.id if parties.caller else None,
+            callee_user_id=parties.callee.id if parties.callee else None,
+            organisation_ids=parties.organisation_ids, started_at=now())

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -25,6 +26,10 @@ from asterisk_rec.callflow.inbox import EventRouter, Inbox
 from asterisk_rec.config import CallSettings
 from asterisk_rec.errors import AriError
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side, caller_status, leg_status
+from asterisk_rec.recording.naming import parse_recording_name
+
+if TYPE_CHECKING:
+    from asterisk_rec.callflow.ledger import CallLedger
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,9 @@ class CallRecord:
 
     call_id: str
     caller_channel: str
+    # The recording kept of the call; ``recording_started`` is also set for one that was then discarded.
     recording: str | None = None
+    recording_started: str | None = None
     outcome: DialStatus | None = None
     notice_finished_at: datetime | None = None
     joined_at: datetime | None = None
@@ -72,10 +79,12 @@ def now() -> datetime:
 
 
 class CallFlow:
-    def __init__(self, control: CallControl, router: EventRouter, settings: CallSettings, caller: Event,
-                 plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
-                 recording_name: str | None) -> None:
+    def __init__(self, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
+                 caller: Event, plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
+                 recording_name: str | None, owners: tuple[int, ...] = ()) -> None:
         self.control = control
+        self.ledger = ledger
+        self.owners = owners
         self.router = router
         self.settings = settings
         self.caller = caller["id"]
@@ -97,12 +106,16 @@ class CallFlow:
         self.caller_gone = False
 
     @classmethod
-    def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, call_id: str,
-                caller: str, answered: str, bridge: str, snoop: str | None, recording: str | None) -> CallFlow:
+    def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
+                call_id: str, caller: str, answered: str, bridge: str, snoop: str | None,
+                recording: str | None) -> CallFlow:
         """A connected call found in Asterisk that this process did not start."""
-        record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording, outcome=DialStatus.ANSWER)
-        flow = cls(control, router, settings, {"id": caller, "state": "Up"}, CallPlan((), (), ()), (), record,
-                   recording)
+        record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording, recording_started=recording,
+                            outcome=DialStatus.ANSWER)
+        flow = cls(control, router, settings, ledger, {"id": caller, "state": "Up"}, CallPlan((), (), ()), (),
+                   record, recording)
+        if recording is not None:
+            ledger.hold(recording)
         flow.answered, flow.bridge, flow.snoop = answered, bridge, snoop
         flow.legs[answered] = Leg(answered, DialTarget(answered, None, 0), 0.0, status=DialStatus.ANSWER)
         flow.recording_running = recording is not None
@@ -178,6 +191,7 @@ class CallFlow:
                 await self._clean_up()
                 self.router.release(self.inbox)
                 self.record.ended_at = now()
+                self.ledger.call_ended(self.record)
         return self.record
 
     def live_channels(self) -> list[str]:
@@ -257,6 +271,7 @@ class CallFlow:
     async def _on_leg_event(self, leg: Leg, kind: str, event: Event) -> None:
         if kind == "StasisStart" and leg.status is None:
             try:
+                await self.control.tag_call(leg.id, self.record.call_id)
                 await self.control.dial(leg.id, self.caller)
             except AriError as err:
                 log.warning("call %s: cannot ring %s: %s", self.record.call_id, leg.target.endpoint, err)
@@ -316,6 +331,10 @@ class CallFlow:
         """Snoops the caller (both directions) and records the snoop, or records the bridge; returns once
         the recording runs."""
         self._claim("recording", name)
+        parsed = parse_recording_name(name)
+        assert parsed is not None
+        await self.ledger.recording_starting(name, self.record.call_id, parsed.organisation_id, self.owners, now())
+        self.record.recording_started = name
         if self.settings.recording_method == "bridge":
             assert self.bridge is not None
             await self.control.record_bridge(self.bridge, name, self.settings.recording_format)
@@ -325,6 +344,7 @@ class CallFlow:
             await self.control.snoop(self.caller, self.snoop)
             # Like a leg, the snoop takes commands once it is in the app.
             await self._wait_for("StasisStart", self.snoop)
+            await self.control.tag_call(self.snoop, self.record.call_id)
             await self.control.record(self.snoop, name, self.settings.recording_format)
         deadline = time.monotonic() + STEP_SECONDS
         while (remaining := deadline - time.monotonic()) > 0:
@@ -381,6 +401,9 @@ class CallFlow:
                 await self._close_recording(self.record.recording)
             except AriError as err:
                 log.warning("call %s: closing the recording: %s", self.record.call_id, err)
+        if self.record.recording_started is not None:
+            # To the archive; one that was to be discarded but could not be deleted is kept after all.
+            self.ledger.recording_finished(self.record.recording_started, keep=self.joined)
         if self.bridge is not None:
             try:
                 await self.control.destroy_bridge(self.bridge)
@@ -399,5 +422,5 @@ class CallFlow:
                     await self._next()
         if not self.joined:
             # The caller left before the parties met: a recording of nobody talking is not kept.
-            await self.control.delete_stored_recording(name)
             self.record.recording = None
+            await self.control.delete_stored_recording(name)

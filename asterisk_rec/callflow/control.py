@@ -23,6 +23,10 @@ def _status(err: OperationError) -> tuple[int | None, str]:
     return None, str(err)
 
 
+# The CDR variable carrying the app's call id; its AMI header and CSV column are set up by provision.sh.
+CALL_ID_CDR_VARIABLE = "CDR(asterisk_rec_call)"
+
+
 class CallControl:
     """``client`` is replaced when the app reconnects; calls keep their CallControl."""
 
@@ -63,6 +67,11 @@ class CallControl:
 
     async def set_variable(self, channel: str, name: str, value: str) -> None:
         await self._op("channels", "setChannelVar", channelId=channel, variable=name, value=value, gone_ok=True)
+
+    async def tag_call(self, channel: str, call_id: str) -> None:
+        """Puts the call id in the channel's CDR (cdr_manager maps it to AsteriskRecCall): the call row is
+        linked to its recording by it."""
+        await self.set_variable(channel, CALL_ID_CDR_VARIABLE, call_id)
 
     async def continue_in_dialplan(self, channel: str) -> None:
         await self._op("channels", "continueInDialplan", channelId=channel, gone_ok=True)

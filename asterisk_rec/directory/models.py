@@ -23,6 +23,15 @@ class DeviceKind(StrEnum):
     MOBILE = "mobile"
 
 
+class ArchiveFormat(StrEnum):
+    """The archive's file formats; bench/archive_formats.py compares them (size, CPU, tone coverage)."""
+
+    WAV = "wav"
+    FLAC = "flac"
+    OPUS = "opus"
+    MP3 = "mp3"
+
+
 class FailMode(StrEnum):
     OPEN = "open"  # the app is down: connect the call unrecorded and raise an alarm
     CLOSED = "closed"  # the app is down: refuse the call with a message (MiFID II desks)
@@ -39,6 +48,7 @@ class Organisation:
     time_zone: str
     language: str
     fail_mode: FailMode
+    archive_format: ArchiveFormat = ArchiveFormat.OPUS
 
 
 @dataclass(frozen=True)
@@ -137,3 +147,7 @@ def device_kind(value: str) -> DeviceKind:
 
 def fail_mode(value: str) -> FailMode:
     return _choice(FailMode, value, "fail mode")
+
+
+def archive_format(value: str) -> ArchiveFormat:
+    return _choice(ArchiveFormat, value, "archive format")

@@ -11,12 +11,21 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.directory import models
-from asterisk_rec.directory.models import Device, DeviceKind, FailMode, Organisation, RecordingMode, User
+from asterisk_rec.directory.models import (
+    ArchiveFormat,
+    Device,
+    DeviceKind,
+    FailMode,
+    Organisation,
+    RecordingMode,
+    User,
+)
 from asterisk_rec.errors import Conflict, NotFound
 
 _USER_COLUMNS = """
     u.id AS user_id, u.extension, u.name AS user_name, u.email, u.language AS user_language, u.recording_mode,
-    o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode
+    o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode,
+    o.archive_format
 """
 
 
@@ -24,12 +33,12 @@ def _organisation(row: dict[str, Any], prefix: str = "") -> Organisation:
     return Organisation(
         id=row[f"{prefix}id"], name=row[f"{prefix}name"], time_zone=row["time_zone"],
         language=row[f"{prefix}language"], fail_mode=FailMode(row["fail_mode"]),
+        archive_format=ArchiveFormat(row["archive_format"]),
     )
 
 
 def _user(row: dict[str, Any], devices: Iterable[Device]) -> User:
-    organisation = Organisation(id=row["org_id"], name=row["org_name"], time_zone=row["time_zone"],
-                                language=row["org_language"], fail_mode=FailMode(row["fail_mode"]))
+    organisation = _organisation(row, "org_")
     return User(id=row["user_id"], organisation=organisation, extension=row["extension"], name=row["user_name"],
                 email=row["email"], language=row["user_language"],
                 recording_mode=RecordingMode(row["recording_mode"]), devices=tuple(devices))
@@ -57,14 +66,17 @@ class DirectoryStore:
         return _organisation(row)
 
     async def update_organisation(self, name: str, *, time_zone: str | None = None, language: str | None = None,
-                                  fail_mode: str | None = None) -> Organisation:
+                                  fail_mode: str | None = None, archive_format: str | None = None) -> Organisation:
         current = await self.organisation(name)
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                "UPDATE organisations SET time_zone = %s, language = %s, fail_mode = %s WHERE id = %s RETURNING *",
+                "UPDATE organisations SET time_zone = %s, language = %s, fail_mode = %s, archive_format = %s"
+                " WHERE id = %s RETURNING *",
                 (models.time_zone(time_zone) if time_zone else current.time_zone,
                  models.language(language) if language else current.language,
-                 models.fail_mode(fail_mode).value if fail_mode else current.fail_mode.value, current.id))
+                 models.fail_mode(fail_mode).value if fail_mode else current.fail_mode.value,
+                 models.archive_format(archive_format).value if archive_format else current.archive_format.value,
+                 current.id))
             row = await cur.fetchone()
         assert row is not None
         return _organisation(row)

@@ -107,10 +107,20 @@ class Lab:
         self._publish_env_file()
 
     def _publish_env_file(self) -> None:
+        """The box's env file, for a service on the host: paths inside the box seen through the rootfs, and
+        an archive beside the lab."""
         target = self.settings.env_file
         tmp = target.with_suffix(".tmp")
-        shutil.copyfile(self.rootfs.inside(ROOTFS_ENV_FILE), tmp)
+        lines = []
+        for line in self.rootfs.inside(ROOTFS_ENV_FILE).read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == "ASTERISK_REC_CDR_CSV_PATH":
+                line = f"{key}={self.rootfs.inside(value)}"
+            lines.append(line)
+        lines.append(f"ASTERISK_REC_ARCHIVE_ROOT={self.settings.directory / 'archive'}")
+        tmp.touch(mode=0o600)
         os.chmod(tmp, 0o600)
+        tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(target)
 
     def down(self) -> None:

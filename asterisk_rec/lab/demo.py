@@ -1,5 +1,5 @@
 """The demo's recorded call: Alice (recording always on) calls Bob through the running service, with
-real SIPp phones sending tones; then the recording is fetched back over ARI and described.
+real SIPp phones sending tones; then its call row and archived recording are read back and described.
 
     python -m asterisk_rec.lab.demo --env-file /var/lib/asterisk-rec-lab/asterisk-rec.env
 """
@@ -9,15 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from asterisk_rec.adapters.ari import AriRest
+from psycopg.rows import dict_row
+
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import load_settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION, seed_lab_directory
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
-from asterisk_rec.testing.tones import read_wav, tone_coverage
+from asterisk_rec.testing.tones import read_audio, tone_coverage
 
 
 async def demo(env_file: Path, seconds: int) -> None:
@@ -26,8 +29,7 @@ async def demo(env_file: Path, seconds: int) -> None:
         store = DirectoryStore(db)
         await seed_lab_directory(store)
         await store.set_recording(LAB_ORGANISATION, "201", "always")
-    async with AriRest(settings.ari) as ari:
-        listed = {r["name"] for r in (await ari.request("GET", "recordings/stored")).json()}
+        started = datetime.now(UTC).replace(microsecond=0)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             print("Alice (201, recording always on) calls Bob (202): Bob hears the notice, then they talk "
@@ -38,16 +40,29 @@ async def demo(env_file: Path, seconds: int) -> None:
             for phone in (alice, bob):
                 if await asyncio.to_thread(phone.wait) != 0:
                     raise SystemExit(f"the demo call failed:\n{phone.log()}")
-            await asyncio.sleep(1)
-            made = sorted({r["name"] for r in (await ari.request("GET", "recordings/stored")).json()} - listed)
-            if not made:
-                raise SystemExit("the demo call was not recorded: see the service's log")
-            target = work / "call.wav"
-            await ari.download_stored_recording(made[-1], target)
-            audio = read_wav(target)
-            print(f"Recorded as {made[-1]} ({audio.seconds:.1f} s): Alice's 700 Hz in "
-                  f"{tone_coverage(audio, 700):.0%} and Bob's 1300 Hz in {tone_coverage(audio, 1300):.0%} "
-                  "of its 100 ms windows.")
+        row = await _archived_call(db, started)
+    path = Path(settings.archive.root) / row["path"]
+    audio = read_audio(path)
+    print(f"Call {row['call_id']}: {row['caller']} -> {row['callee']}, {row['disposition']}, on record from its "
+          f"CDR.\nRecording archived as {path} ({row['format']}, {row['size_bytes']} bytes, {audio.seconds:.1f} s, "
+          f"SHA-256 {row['sha256'][:16]}...): Alice's 700 Hz in {tone_coverage(audio, 700):.0%} and Bob's "
+          f"1300 Hz in {tone_coverage(audio, 1300):.0%} of its 100 ms windows.")
+
+
+async def _archived_call(db: Database, since: datetime, within: float = 30) -> dict[str, Any]:
+    """The demo call's row joined to its archived recording, once both are written."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        async with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT c.call_id, c.caller, c.callee, c.disposition, r.path, r.format, r.size_bytes, r.sha256"
+                " FROM calls c JOIN recordings r ON r.call_id = c.call_id"
+                " WHERE c.started_at >= %s AND c.source = 'cdr' AND r.state = 'stored'", (since,))
+            row = await cur.fetchone()
+        if row is not None:
+            return row
+        await asyncio.sleep(0.3)
+    raise SystemExit("the demo call was not recorded and archived: see the service's log")
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import tempfile
 import wave
 from array import array
 from collections.abc import Sequence
@@ -70,3 +72,14 @@ def sine(frequency: float, seconds: float, rate: int = 8000, amplitude: int = 80
     """A test tone as 16-bit samples."""
     return array("h", (round(amplitude * math.sin(2 * math.pi * frequency * i / rate))
                        for i in range(round(seconds * rate))))
+
+
+def read_audio(path: Path) -> Audio:
+    """Any file ffmpeg decodes (an archived FLAC, Opus or MP3), as 8 kHz mono samples."""
+    if path.suffix == ".wav":
+        return read_wav(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        decoded = Path(tmp) / "decoded.wav"
+        subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-ac", "1",
+                        "-ar", "8000", "-c:a", "pcm_s16le", str(decoded)], check=True)
+        return read_wav(decoded)

@@ -1,32 +1,128 @@
-"""Shared steps of the end-to-end call tests: phones, recordings, and what Asterisk has left."""
+"""Shared steps of the end-to-end call tests: what the service wrote down (call rows, archived
+recordings), what Asterisk has left, and what the recordings hold."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
+import psycopg
+from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.ari import AriRest
-from asterisk_rec.testing.tones import SILENCE_RMS, Audio, read_wav, tone_share, tone_windows, windows
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.testing.tones import SILENCE_RMS, Audio, read_audio, tone_share, tone_windows, windows
 
 CALLER_HZ, CALLEE_HZ = 700, 1300
 RING_HZ = (440, 480)
 
 
-async def stored_recordings(ari: AriRest) -> set[str]:
-    listed = (await ari.request("GET", "recordings/stored")).json()
-    return {r["name"] for r in listed if r["name"].startswith("asterisk-rec/")}
+@dataclass(frozen=True)
+class Snapshot:
+    """What was written down before a test's calls: the stored recordings, and the time (to the second, as
+    CDRs have it) from which calls are the test's."""
+
+    stored: frozenset[str]
+    since: datetime
 
 
-async def new_recording(ari: AriRest, before: set[str], target: Path, within: float = 10) -> Audio:
-    """The one recording made since ``before``, fetched over ARI."""
-    with anyio.fail_after(within):
-        # Asterisk has no event for a stored file appearing: poll it.
-        while not (made := await stored_recordings(ari) - before):  # noqa: ASYNC110
-            await anyio.sleep(0.2)
-    assert len(made) == 1, f"expected one recording of the call, got {sorted(made)}"
-    await ari.download_stored_recording(made.pop(), target)
-    return read_wav(target)
+class Records:
+    """What the service wrote down, read back: call rows from PostgreSQL, recordings from the archive."""
+
+    def __init__(self, db: Database, archive_root: Path) -> None:
+        self.db = db
+        self.archive_root = archive_root
+
+    async def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        for attempt in range(3):
+            try:
+                async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(query, params)
+                    return await cur.fetchall()
+            except psycopg.OperationalError:
+                # A test that restarted PostgreSQL broke the pool's connections: the pool replaces them.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def snapshot(self) -> Snapshot:
+        rows = await self.rows("SELECT name FROM recordings WHERE state = 'stored'")
+        return Snapshot(frozenset(r["name"] for r in rows), datetime.now(UTC).replace(microsecond=0))
+
+    async def stored_since(self, before: Snapshot) -> list[dict[str, Any]]:
+        rows = await self.rows("SELECT * FROM recordings WHERE state = 'stored' AND started_at >= %s",
+                                (before.since,))
+        return [r for r in rows if r["name"] not in before.stored]
+
+    async def new_recording(self, before: Snapshot, within: float = 20) -> Audio:
+        """The one recording archived since ``before``: its file hashes to the recorded SHA-256."""
+        with anyio.fail_after(within):
+            while not (made := await self.stored_since(before)):  # noqa: ASYNC110
+                await anyio.sleep(0.2)
+        assert len(made) == 1, f"expected one recording of the call, got {[r['name'] for r in made]}"
+        return await anyio.to_thread.run_sync(self.verified_audio, made[0])
+
+    def verified_audio(self, row: dict[str, Any]) -> Audio:
+        path = self.archive_root / row["path"]
+        data = path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row["sha256"], f"{path} does not match its SHA-256"
+        assert len(data) == row["size_bytes"]
+        return read_audio(path)
+
+    async def assert_no_recording(self, before: Snapshot, wait: float = 2) -> None:
+        await anyio.sleep(wait)
+        rows = await self.rows("SELECT name, state FROM recordings WHERE started_at >= %s AND state <> 'discarded'",
+                                (before.since,))
+        assert not [r for r in rows if r["name"] not in before.stored], f"recordings made: {rows}"
+
+    async def calls_since(self, before: Snapshot) -> list[dict[str, Any]]:
+        return await self.rows("SELECT * FROM calls WHERE started_at >= %s ORDER BY started_at, id",
+                                (before.since,))
+
+    async def one_call(self, before: Snapshot, within: float = 20, **expected: str) -> dict[str, Any]:
+        """Waits for exactly one call row since ``before``, complete (its CDRs in) and as ``expected``
+        (e.g. caller="201", disposition="answered"), with its times in order."""
+        rows: list[dict[str, Any]] = []
+        with anyio.move_on_after(within):
+            while True:
+                rows = await self.calls_since(before)
+                if len(rows) == 1 and rows[0]["source"] == "cdr" and _matches(rows[0], expected):
+                    break
+                await anyio.sleep(0.3)
+        assert len(rows) == 1, f"expected one call row, got {len(rows)}: {rows}"
+        row = rows[0]
+        assert row["source"] == "cdr", f"the call's CDR never arrived: {row}"
+        assert _matches(row, expected), f"expected {expected}, got {row}"
+        assert row["ended_at"] is not None and row["started_at"] <= row["ended_at"]
+        if row["disposition"] == "answered":
+            assert row["started_at"] <= row["answered_at"] <= row["ended_at"], row
+        else:
+            assert row["answered_at"] is None, row
+        return row
+
+    async def wait_for_calls(self, before: Snapshot, count: int, within: float = 20) -> list[dict[str, Any]]:
+        """Exactly ``count`` call rows since ``before``, each with its CDRs in."""
+        rows: list[dict[str, Any]] = []
+        with anyio.move_on_after(within):
+            while not (len(rows) == count and all(r["source"] == "cdr" for r in rows)):
+                await anyio.sleep(0.3)
+                rows = await self.calls_since(before)
+        assert len(rows) == count and all(r["source"] == "cdr" for r in rows), f"expected {count} calls: {rows}"
+        return rows
+
+    async def recording_of(self, call: dict[str, Any]) -> Audio:
+        """The archived recording linked to a call row (by the app's call id)."""
+        rows = await self.rows("SELECT * FROM recordings WHERE call_id = %s AND state = 'stored'", (call["call_id"],))
+        assert len(rows) == 1, f"call {call['call_id']}: expected one stored recording, got {rows}"
+        return await anyio.to_thread.run_sync(self.verified_audio, rows[0])
+
+
+def _matches(row: dict[str, Any], expected: dict[str, str]) -> bool:
+    return all(row[key] == value for key, value in expected.items())
 
 
 async def assert_nothing_left(ari: AriRest, within: float = 10) -> None:

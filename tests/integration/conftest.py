@@ -18,6 +18,7 @@ from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab import LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
+from tests.integration.calls import Records
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -100,7 +101,9 @@ def service(settings: Settings, lab_env_file: Path,
     seeded = subprocess.run([*command, "lab", "seed"], capture_output=True, text=True, timeout=60, check=False)
     assert seeded.returncode == 0, seeded.stderr
     process = ServiceProcess(
-        [*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6", "serve"],
+        [*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6",
+         # Faults are retried sooner than in production, so the fault tests stay short.
+         "--set", "archive.sweep_seconds=2", "--set", "archive.retry_max_seconds=5", "serve"],
         tmp_path_factory.mktemp("service") / "service.log")
     process.start()
     if "while the app was away" in process.log.read_text():
@@ -128,3 +131,10 @@ async def set_modes(settings: Settings, service: ServiceProcess) -> AsyncIterato
                 await store.set_recording(LAB_ORGANISATION, extension, modes.get(name, "off"))
 
         yield apply
+
+
+@pytest.fixture
+async def records(settings: Settings, service: ServiceProcess) -> AsyncIterator[Records]:
+    """Call rows and archived recordings, as the running service wrote them."""
+    async with Database(settings.database, max_size=2) as db:
+        yield Records(db, Path(settings.archive.root))

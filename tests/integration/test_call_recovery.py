@@ -14,10 +14,9 @@ from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_t
 from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
+    Records,
     assert_both_tones,
     assert_nothing_left,
-    new_recording,
-    stored_recordings,
 )
 from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.test_call_control import finish
@@ -25,10 +24,10 @@ from tests.integration.test_call_control import finish
 pytestmark = pytest.mark.anyio
 
 
-async def connected_call_with_fault(settings: Settings, service: ServiceProcess, tmp_path: Path,
+async def connected_call_with_fault(settings: Settings, service: ServiceProcess, records: Records, tmp_path: Path,
                                     fault: str) -> None:
     async with AriRest(settings.ari) as ari:
-        before = await stored_recordings(ari)
+        before = await records.snapshot()
         marker = service.log.read_text().count("connected, recording")
         answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ), tmp_path / "callee", ring_ms=500)
         await anyio.sleep(0.3)
@@ -47,22 +46,24 @@ async def connected_call_with_fault(settings: Settings, service: ServiceProcess,
             service.start()
         await finish(calling, answering)
         await assert_nothing_left(ari)
-        assert_both_tones(await new_recording(ari, before, tmp_path / "rec.wav"))
+        assert_both_tones(await records.new_recording(before))
+        await records.one_call(before, caller="201", callee="202", disposition="answered")
 
 
 async def test_websocket_loss_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,
-                                       tmp_path: Path) -> None:
+                                       records: Records, tmp_path: Path) -> None:
     """The WebSocket is cut mid-call: the service connects again, the call ends cleanly, and its one
     recording holds both tones throughout."""
     await set_modes(alice="always")
-    await connected_call_with_fault(settings, service, tmp_path, "websocket")
+    await connected_call_with_fault(settings, service, records, tmp_path, "websocket")
     service.wait_for_log("): connecting again")
 
 
 async def test_service_killed_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,
-                                       tmp_path: Path) -> None:
+                                       records: Records, tmp_path: Path) -> None:
     """The service is killed (-9) mid-call and started again: it adopts the call from Asterisk, ends it
-    properly when the caller hangs up, and the recording holds both tones throughout."""
+    properly when the caller hangs up; the call has one row and its one archived recording holds both tones
+    throughout."""
     await set_modes(alice="always")
-    await connected_call_with_fault(settings, service, tmp_path, "kill")
+    await connected_call_with_fault(settings, service, records, tmp_path, "kill")
     service.wait_for_log("adopted (recording asterisk-rec/")

@@ -1,6 +1,6 @@
 """A call originated over ARI reaches a Stasis app, is bridged and recorded by Asterisk, and the
 recording fetched back over ARI holds the tone the far end played; fetched into the archive, it is
-streamed, hashed, synced and never rewritten."""
+streamed, converted to the archive format, hashed, synced and never rewritten."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import pytest
 
 from asterisk_rec.adapters.ari import AriConnection, AriRest
 from asterisk_rec.archive.paths import archive_path
-from asterisk_rec.archive.store import ArchiveError, fetch_into_archive
+from asterisk_rec.archive.store import fetch_into_archive
 from asterisk_rec.config import Settings
+from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import AriError
 from asterisk_rec.recording.naming import new_call_id
 from asterisk_rec.testing.ari_events import EventLog
-from asterisk_rec.testing.tones import read_wav, tone_coverage
+from asterisk_rec.testing.tones import read_audio, read_wav, tone_coverage
 
 pytestmark = pytest.mark.anyio
 
@@ -68,17 +69,33 @@ async def test_bridged_call_is_recorded_and_fetched(settings: Settings, tone_rec
 
 async def test_fetch_into_archive(settings: Settings, tone_recording: str, tmp_path: Path) -> None:
     """The archive copy lands at its organisation/day path with the SHA-256 of its bytes, no partial file
-    is left, the tone is intact, and fetching again onto it is refused rather than rewriting it."""
+    is left, the tone is intact, and fetching again onto it leaves the file as it was (never rewritten)."""
     target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), "wav")
     async with AriRest(settings.ari) as ari:
-        archived = await fetch_into_archive(ari, tone_recording, target)
-        with pytest.raises(ArchiveError, match="never rewritten"):
-            await fetch_into_archive(ari, tone_recording, target)
+        archived = await fetch_into_archive(ari, tone_recording, target, ArchiveFormat.WAV)
+        before = target.stat()
+        again = await fetch_into_archive(ari, tone_recording, target, ArchiveFormat.WAV)
     data = target.read_bytes()
     assert archived.size == len(data) > 0
-    assert archived.sha256 == hashlib.sha256(data).hexdigest()
+    assert archived.sha256 == again.sha256 == hashlib.sha256(data).hexdigest()
+    assert (target.stat().st_ino, target.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+    assert 2.5 <= archived.seconds <= 3.5, archived.seconds
     assert tone_coverage(read_wav(target), TONE_HZ) >= 0.95
+
+
+@pytest.mark.parametrize("archive_format", [ArchiveFormat.FLAC, ArchiveFormat.OPUS, ArchiveFormat.MP3])
+async def test_fetch_converts_into_the_archive_format(settings: Settings, tone_recording: str, tmp_path: Path,
+                                                      archive_format: ArchiveFormat) -> None:
+    """Converted file to file into FLAC, Opus or MP3: the file has its format's extension, the hash of its
+    bytes, a duration, and still the tone in 95 % of its windows; only the archived file is left."""
+    target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), archive_format.value)
+    async with AriRest(settings.ari) as ari:
+        archived = await fetch_into_archive(ari, tone_recording, target, archive_format)
+    assert archived.sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    assert 2.5 <= archived.seconds <= 3.5, archived.seconds
+    assert tone_coverage(read_audio(target), TONE_HZ) >= 0.95
 
 
 async def test_archive_refuses_a_recording_asterisk_does_not_have(settings: Settings, tmp_path: Path) -> None:
@@ -86,6 +103,6 @@ async def test_archive_refuses_a_recording_asterisk_does_not_have(settings: Sett
     target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), "wav")
     async with AriRest(settings.ari) as ari:
         with pytest.raises(AriError, match="404"):
-            await fetch_into_archive(ari, "lab-test/no-such-recording", target)
+            await fetch_into_archive(ari, "lab-test/no-such-recording", target, ArchiveFormat.WAV)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []

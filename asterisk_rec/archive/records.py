@@ -1,0 +1,101 @@
+"""The recordings table: a row from the moment the app starts a recording, completed by the archive.
+The app writes the call's side (notice, join, recorded parts), the archive the file's (path, hash, size,
+duration, format): neither overwrites the other's columns, so they may finish in either order."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.archive.store import ArchivedFile
+from asterisk_rec.directory.models import ArchiveFormat
+from asterisk_rec.recording.naming import RecordingName
+
+
+@dataclass(frozen=True)
+class StoredRecording:
+    name: str
+    call_id: str
+    organisation_id: int
+    path: str
+    sha256: str
+    size_bytes: int
+    format: str
+
+
+def _parts(parts: list[list[datetime | None]]) -> str:
+    return json.dumps([[p.isoformat() if p else None for p in part] for part in parts])
+
+
+class RecordingStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def recording_started(self, name: str, call_id: str, organisation_id: int, owners: tuple[int, ...],
+                                started_at: datetime) -> None:
+        async with self.db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "INSERT INTO recordings (call_id, name, organisation_id, started_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET started_at = LEAST(recordings.started_at, EXCLUDED.started_at)"
+                " RETURNING id", (call_id, name, organisation_id, started_at))
+            row = await cursor.fetchone()
+            assert row is not None
+            for owner in sorted({organisation_id, *owners}):
+                await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
+                                   " ON CONFLICT DO NOTHING", (row[0], owner))
+
+    async def recording_ended(self, name: str, *, notice_finished_at: datetime | None, joined_at: datetime | None,
+                              parts: list[list[datetime | None]], discarded: bool) -> None:
+        async with self.db.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE recordings SET notice_finished_at = %s, joined_at = %s, parts = %s,"
+                " state = CASE WHEN %s THEN 'discarded' ELSE state END WHERE name = %s",
+                (notice_finished_at, joined_at, _parts(parts), discarded, name))
+
+    async def archive_format(self, organisation_id: int) -> ArchiveFormat | None:
+        """The organisation's archive format; None if it does not exist (any more)."""
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT archive_format FROM organisations WHERE id = %s", (organisation_id,))
+            row = await cursor.fetchone()
+        return ArchiveFormat(row[0]) if row else None
+
+    async def recording_stored(self, name: str, parsed: RecordingName, file: ArchivedFile, relative: Path,
+                               archive_format: ArchiveFormat) -> None:
+        """Records the archived file; a recording the app never wrote down (its write failed, or Asterisk
+        kept a file nobody knew of) gets its row here."""
+        async with self.db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "INSERT INTO recordings (call_id, name, organisation_id, started_at, state, format, path, sha256,"
+                " size_bytes, duration_seconds, stored_at)"
+                " VALUES (%s, %s, %s, now() - make_interval(secs => %s), 'stored', %s, %s, %s, %s, %s, now())"
+                " ON CONFLICT (name) DO UPDATE SET state = 'stored', format = EXCLUDED.format,"
+                " path = EXCLUDED.path, sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes,"
+                " duration_seconds = EXCLUDED.duration_seconds, stored_at = EXCLUDED.stored_at, last_error = NULL"
+                " RETURNING id",
+                (parsed.call_id, name, parsed.organisation_id, file.seconds, archive_format.value, str(relative),
+                 file.sha256, file.size, file.seconds))
+            row = await cursor.fetchone()
+            assert row is not None
+            await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
+                               " ON CONFLICT DO NOTHING", (row[0], parsed.organisation_id))
+
+    async def attempt_failed(self, name: str, error: str) -> None:
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE recordings SET attempts = attempts + 1, last_error = %s WHERE name = %s",
+                               (error, name))
+
+    async def stored(self, organisation_id: int | None = None) -> list[StoredRecording]:
+        """The archived recordings (in one organisation's tree, if given)."""
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT name, call_id, organisation_id, path, sha256, size_bytes, format"
+                              " FROM recordings WHERE state = 'stored'"
+                              " AND (%(org)s::bigint IS NULL OR organisation_id = %(org)s) ORDER BY id",
+                              {"org": organisation_id})
+            rows: list[dict[str, Any]] = await cur.fetchall()
+        return [StoredRecording(**row) for row in rows]

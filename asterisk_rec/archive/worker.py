@@ -1,0 +1,146 @@
+"""The archiver: a bounded pool of workers moving finished recordings from Asterisk's spool into the
+archive. Asterisk's spool is the queue: a recording leaves it only once its archived file is synced and
+recorded in PostgreSQL. So a recording whose RecordingFinished was missed (the service was down), whose
+fetch failed or whose store failed is found again by the sweep of the stored recordings, and retried
+with a growing delay: reported every time (log, counters, the row's attempts and last error), never
+dropped."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from asterisk_rec.adapters.ari import AriRest
+from asterisk_rec.archive.convert import extension
+from asterisk_rec.archive.paths import archive_path
+from asterisk_rec.archive.records import RecordingStore
+from asterisk_rec.archive.store import fetch_into_archive
+from asterisk_rec.config import ArchiveSettings
+from asterisk_rec.recording.naming import PREFIX, parse_recording_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArchiveCounts:
+    stored: int = 0
+    failed_attempts: int = 0
+    # Recordings whose organisation no longer exists: left in the spool for the operator.
+    unowned: int = 0
+
+
+class Archiver:
+    def __init__(self, ari: AriRest, store: RecordingStore, settings: ArchiveSettings,
+                 spool_format: str = "wav") -> None:
+        self.ari = ari
+        self.store = store
+        self.settings = settings
+        self.root = Path(settings.root)
+        self.spool_format = spool_format
+        self.counts = ArchiveCounts()
+        # Recordings the app is still running or deciding on (a call's caller may leave before the parties
+        # met: that recording is deleted, not archived). The sweep passes them over.
+        self._held: set[str] = set()
+        self._queued: set[str] = set()
+        self._failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
+        self._send, self._receive = anyio.create_memory_object_stream[str](max_buffer_size=math.inf)
+
+    def hold(self, name: str) -> None:
+        self._held.add(name)
+
+    def release(self, name: str, *, archive: bool) -> None:
+        """The app is done with ``name``: Asterisk reported it finished (``archive``), or it was discarded."""
+        self._held.discard(name)
+        if archive:
+            self.submit(name)
+
+    def submit(self, name: str) -> None:
+        if name in self._queued:
+            return
+        self._queued.add(name)
+        self._send.send_nowait(name)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queued)
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(self.settings.workers):
+                tasks.start_soon(self._work, self._receive.clone())
+            tasks.start_soon(self._sweep_regularly)
+
+    async def _sweep_regularly(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as err:
+                log.warning("cannot list Asterisk's stored recordings (%s): trying again", err)
+            await anyio.sleep(self.settings.sweep_seconds)
+
+    async def sweep(self) -> int:
+        """Queues every finished recording of ours still in Asterisk's spool whose retry time has come."""
+        queued = 0
+        now = anyio.current_time()
+        for name in await self.ari.stored_recording_names():
+            if not name.startswith(PREFIX) or name in self._held or name in self._queued:
+                continue
+            if self._retry_at.get(name, 0.0) > now or parse_recording_name(name) is None:
+                continue
+            if await self.ari.is_live(name):
+                continue
+            self.submit(name)
+            queued += 1
+        return queued
+
+    async def _work(self, receive: MemoryObjectReceiveStream[str]) -> None:
+        async for name in receive:
+            try:
+                await self.archive(name)
+            except Exception as err:
+                self._failed(name, err)
+                try:
+                    await self.store.attempt_failed(name, str(err))
+                except Exception:
+                    log.debug("cannot note the failure of %s", name, exc_info=True)
+            finally:
+                self._queued.discard(name)
+
+    def _failed(self, name: str, err: Exception) -> None:
+        failures = self._failures.get(name, 0) + 1
+        self._failures[name] = failures
+        delay = min(2.0 ** (failures - 1), self.settings.retry_max_seconds)
+        self._retry_at[name] = anyio.current_time() + delay
+        self.counts.failed_attempts += 1
+        log.error("archiving %s failed (attempt %d): %s; trying again in %g s", name, failures, err, delay)
+
+    async def archive(self, name: str) -> None:
+        """Fetches, converts, hashes and stores one recording, records it, then deletes the spool copy."""
+        parsed = parse_recording_name(name)
+        if parsed is None:
+            raise ValueError(f"not a recording name of asterisk-rec: {name!r}")
+        archive_format = await self.store.archive_format(parsed.organisation_id)
+        if archive_format is None:
+            if self._retry_at.get(name) is None:
+                self.counts.unowned += 1
+                log.error("recording %s belongs to organisation %d, which does not exist: left in Asterisk's "
+                          "spool", name, parsed.organisation_id)
+            self._retry_at[name] = math.inf
+            return
+        target = archive_path(self.root, parsed.organisation_id, parsed.day, parsed.call_id,
+                              extension(archive_format))
+        started = anyio.current_time()
+        file = await fetch_into_archive(self.ari, name, target, archive_format, self.spool_format)
+        await self.store.recording_stored(name, parsed, file, target.relative_to(self.root), archive_format)
+        await self.ari.delete_stored_recording(name)
+        self._failures.pop(name, None)
+        self._retry_at.pop(name, None)
+        self.counts.stored += 1
+        log.info("recording %s stored as %s (%d bytes, %.1f s) in %.2f s", name, target, file.size, file.seconds,
+                 anyio.current_time() - started)

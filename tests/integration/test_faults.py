@@ -1,0 +1,163 @@
+"""Nothing lost under faults: each test places calls through the lab while something breaks, and ends
+with exact counts: as many call rows as calls placed, as many archived files (hash verified, both tones)
+as recorded calls."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from asterisk_rec.config import Settings
+from asterisk_rec.lab import Lab, LabSettings
+from asterisk_rec.lab.services import ServiceSpec, service_specs
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, DAVE_DESK
+from tests.integration.calls import Records, Snapshot, assert_both_tones
+from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.test_call_control import talk
+
+pytestmark = pytest.mark.anyio
+
+CONNECTED = "connected, recording"
+
+
+def lab_service(name: str) -> tuple[Lab, ServiceSpec]:
+    lab = Lab(LabSettings.from_environment())
+    return lab, next(spec for spec in service_specs(lab.rootfs) if spec.name == name)
+
+
+async def wait_for_log_count(service: ServiceProcess, text: str, count: int, within: float = 30) -> None:
+    with anyio.fail_after(within):
+        # The service's log is a file: poll it.
+        while service.log.read_text().count(text) < count:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+
+
+async def assert_counts(records: Records, before: Snapshot, calls: int, recorded: int) -> None:
+    """Exactly ``calls`` call rows and ``recorded`` archived recordings since ``before``, each recording
+    verified against its hash and holding both parties' tones, and linked to one of the rows."""
+    rows = await records.wait_for_calls(before, calls, within=60)
+    with anyio.fail_after(60):
+        while len(stored := await records.stored_since(before)) < recorded:  # noqa: ASYNC110
+            await anyio.sleep(0.3)
+    await anyio.sleep(2)
+    stored = await records.stored_since(before)
+    assert len(stored) == recorded, [r["name"] for r in stored]
+    call_ids = {row["call_id"] for row in rows}
+    for recording in stored:
+        assert recording["call_id"] in call_ids, f"{recording['name']} is linked to no call row"
+        assert_both_tones(await anyio.to_thread.run_sync(records.verified_audio, recording))
+
+
+async def test_service_killed_mid_fetch(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                        records: Records, tmp_path: Path) -> None:
+    """The service is killed (-9) while it writes a finished recording into the archive, and started again:
+    the recording, still in Asterisk's spool, is archived whole; one call row, one recording."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    day = datetime.now(UTC)
+    partials = f"*/{day:%Y}/{day:%m}/{day:%d}/.*.partial"
+    archive = Path(settings.archive.root)
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(functools.partial(talk, tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=20000))
+        with anyio.fail_after(60):
+            while not list(archive.glob(partials)):  # noqa: ASYNC110, ASYNC240 (a glob of one day)
+                await anyio.sleep(0.005)
+        service.kill()
+    service.start()
+    await assert_counts(records, before, calls=1, recorded=1)
+
+
+async def test_ami_dropped_at_hangup(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                     records: Records, tmp_path: Path) -> None:
+    """The AMI connection is cut again and again around the hangup, so the call's CDR goes out while no
+    AMI client listens: it is recovered from Asterisk's CDR file once AMI is back; one row."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    marker = service.log.read_text().count(CONNECTED)
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(functools.partial(talk, tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=4000))
+        await wait_for_log_count(service, CONNECTED, marker + 1)
+        await anyio.sleep(3)
+        with anyio.move_on_after(4):
+            while True:
+                await anyio.run_process(["ss", "-K", "dst", "127.0.0.1", "dport", "=", ":5038"])
+                await anyio.sleep(0.1)
+    await assert_counts(records, before, calls=1, recorded=1)
+    row = (await records.calls_since(before))[0]
+    via = await records.rows("SELECT received_via FROM cdr_records WHERE linked_id = %s", (row["linked_id"],))
+    assert [r["received_via"] for r in via] == ["csv"], via
+
+
+async def test_postgresql_stopped_30_s_during_calls(settings: Settings, service: ServiceProcess,
+                                                    set_modes: SetModes, records: Records, tmp_path: Path) -> None:
+    """PostgreSQL stops for 30 s while a recorded call is connected, and another call is placed meanwhile
+    (connected unrecorded: the lab fails open). Both calls get their rows and the recording its archived
+    file once PostgreSQL is back."""
+    await set_modes(alice="always")
+    lab, postgresql = lab_service("postgresql")
+    before = await records.snapshot()
+    marker = service.log.read_text().count(CONNECTED)
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(functools.partial(talk, tmp_path / "a", ALICE_DESK, "202", BOB_DESK, call_ms=10000))
+        await wait_for_log_count(service, CONNECTED, marker + 1)
+        await anyio.to_thread.run_sync(lab.services.stop, postgresql)
+        stopped = anyio.current_time()
+        try:
+            await talk(tmp_path / "b", CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
+            await anyio.sleep(max(0.0, 30 - (anyio.current_time() - stopped)))
+        finally:
+            await anyio.to_thread.run_sync(lab.services.start, postgresql)
+    await assert_counts(records, before, calls=2, recorded=1)
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` read-only (a read-only bind mount of itself: the service runs as root, which ignores
+    permissions)."""
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+async def test_archive_read_only_30_s(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                      records: Records, tmp_path: Path) -> None:
+    """The archive is read-only for 30 s around a recorded call: storing fails, is reported and retried,
+    and succeeds once the archive is writable; one row, one recording."""
+    await set_modes(alice="always")
+    archive = Path(settings.archive.root)
+    await anyio.Path(archive).mkdir(parents=True, exist_ok=True)
+    before = await records.snapshot()
+    failures = service.log.read_text().count("failed (attempt")
+    with read_only(archive):
+        started = anyio.current_time()
+        await talk(tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=3000)
+        await wait_for_log_count(service, "failed (attempt", failures + 1)
+        await anyio.sleep(max(0.0, 30 - (anyio.current_time() - started)))
+    await assert_counts(records, before, calls=1, recorded=1)
+
+
+async def test_asterisk_restarted_between_calls(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                                records: Records, tmp_path: Path) -> None:
+    """Asterisk restarts between two recorded calls: the service connects again (ARI and AMI) and both
+    calls have their rows and archived recordings."""
+    await set_modes(alice="always")
+    lab, asterisk = lab_service("asterisk")
+    before = await records.snapshot()
+    await talk(tmp_path / "a", ALICE_DESK, "202", BOB_DESK, call_ms=3000)
+    running = service.log.read_text().count("asterisk-rec is running")
+    await anyio.to_thread.run_sync(lab.services.stop, asterisk)
+    await anyio.to_thread.run_sync(lab.services.start, asterisk)
+    await wait_for_log_count(service, "asterisk-rec is running", running + 1, within=60)
+    await anyio.sleep(3)  # AMI logs in again within panoramisk's 2 s
+    await talk(tmp_path / "b", ALICE_DESK, "202", BOB_DESK, call_ms=3000)
+    await assert_counts(records, before, calls=2, recorded=2)
