@@ -268,7 +268,9 @@ EOF
 
 install_service() {
     id asterisk-rec >/dev/null 2>&1 || useradd --system --home /var/lib/asterisk-rec --create-home asterisk-rec
-    install -d -o asterisk-rec -g asterisk-rec /var/lib/asterisk-rec
+    install -d -o asterisk-rec -g asterisk-rec /var/lib/asterisk-rec /var/lib/asterisk-rec/archive
+    # To read Asterisk's CDR file (recovering CDRs missed over AMI).
+    usermod -a -G asterisk asterisk-rec
     [ -d /opt/asterisk-rec/venv ] || python3 -m venv /opt/asterisk-rec/venv
     /opt/asterisk-rec/venv/bin/pip install -q --upgrade "$SRC"
     [ -f "$ENV_DIR/asterisk-rec.toml" ] ||

@@ -85,6 +85,14 @@ class RecordingStore:
             await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
                                " ON CONFLICT DO NOTHING", (row[0], parsed.organisation_id))
 
+    async def unfinished(self, older_than_seconds: float) -> list[str]:
+        """Recordings the app started that are neither stored nor discarded."""
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT name FROM recordings WHERE state = 'recording'"
+                " AND started_at < now() - make_interval(secs => %s) ORDER BY id", (older_than_seconds,))
+            return [row[0] for row in await cursor.fetchall()]
+
     async def attempt_failed(self, name: str, error: str) -> None:
         async with self.db.pool.connection() as conn:
             await conn.execute("UPDATE recordings SET attempts = attempts + 1, last_error = %s WHERE name = %s",

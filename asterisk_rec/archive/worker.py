@@ -25,6 +25,9 @@ from asterisk_rec.recording.naming import PREFIX, parse_recording_name
 
 log = logging.getLogger(__name__)
 
+# A recording written down as started is looked for in Asterisk only after this long (it may be starting).
+LOST_AFTER_SECONDS = 60.0
+
 
 @dataclass
 class ArchiveCounts:
@@ -32,6 +35,8 @@ class ArchiveCounts:
     failed_attempts: int = 0
     # Recordings whose organisation no longer exists: left in the spool for the operator.
     unowned: int = 0
+    # Recordings the app wrote down as started that are neither in Asterisk (live or stored) nor archived.
+    lost: int = 0
 
 
 class Archiver:
@@ -49,6 +54,7 @@ class Archiver:
         self._queued: set[str] = set()
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
+        self._reported_lost: set[str] = set()
         self._send, self._receive = anyio.create_memory_object_stream[str](max_buffer_size=math.inf)
 
     def hold(self, name: str) -> None:
@@ -88,7 +94,8 @@ class Archiver:
         """Queues every finished recording of ours still in Asterisk's spool whose retry time has come."""
         queued = 0
         now = anyio.current_time()
-        for name in await self.ari.stored_recording_names():
+        in_spool = await self.ari.stored_recording_names()
+        for name in in_spool:
             if not name.startswith(PREFIX) or name in self._held or name in self._queued:
                 continue
             if self._retry_at.get(name, 0.0) > now or parse_recording_name(name) is None:
@@ -97,7 +104,18 @@ class Archiver:
                 continue
             self.submit(name)
             queued += 1
+        await self._report_lost(set(in_spool))
         return queued
+
+    async def _report_lost(self, in_spool: set[str]) -> None:
+        """The service's own records against Asterisk's: a recording written down as started that Asterisk
+        neither records nor keeps, and that was never archived, is reported (once)."""
+        for name in await self.store.unfinished(LOST_AFTER_SECONDS):
+            if name in in_spool or name in self._held or name in self._reported_lost or await self.ari.is_live(name):
+                continue
+            self._reported_lost.add(name)
+            self.counts.lost += 1
+            log.error("recording %s was started but is neither in Asterisk nor in the archive: lost", name)
 
     async def _work(self, receive: MemoryObjectReceiveStream[str]) -> None:
         async for name in receive:

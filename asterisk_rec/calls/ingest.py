@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import psycopg
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from asterisk_rec.calls.records import CdrRecord, from_ami, from_csv
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # CDRs written in one transaction at most.
 BATCH = 500
+# The CSV file is read this much at a time (years of CDRs are never read into memory at once).
+CSV_CHUNK = 4 << 20
 # How long to wait before writing again after PostgreSQL failed.
 RETRY_SECONDS = 2.0
 
@@ -86,6 +89,13 @@ class CdrIngest:
         while True:
             try:
                 new = await self.store.add_cdrs(batch, via)
+            except (psycopg.DataError, psycopg.IntegrityError) as err:
+                if len(batch) > 1:
+                    # Find the one PostgreSQL refuses; the others go in.
+                    return sum([await self._store([record], via) for record in batch])
+                self.counts.unreadable += 1
+                log.error("CDR refused by PostgreSQL, not stored (%s): %s", err, batch[0])
+                return 0
             except Exception as err:
                 self.counts.write_failures += 1
                 if failed_since is None:
@@ -110,7 +120,7 @@ class CdrIngest:
 
     async def recover_from_csv(self) -> int:
         """Stores the CDRs in the file beyond where the last read ended (the whole file if it is new or was
-        rotated); returns how many were not stored yet."""
+        rotated), a chunk at a time; returns how many were not stored yet."""
         assert self.csv_path is not None
         path = str(self.csv_path)
         try:
@@ -118,23 +128,28 @@ class CdrIngest:
         except FileNotFoundError:
             return 0
         saved = await self.store.csv_position(path)
-        start = saved[1] if saved and saved[0] == stat.st_ino and saved[1] <= stat.st_size else 0
-        records, end = await anyio.to_thread.run_sync(self._read_csv, start)
+        position = saved[1] if saved and saved[0] == stat.st_ino and saved[1] <= stat.st_size else 0
         new = 0
-        for index in range(0, len(records), BATCH):
-            new += await self._store(records[index:index + BATCH], "csv")
-        await self.store.save_csv_position(path, stat.st_ino, end)
+        while True:
+            records, end = await anyio.to_thread.run_sync(self._read_csv, position)
+            for index in range(0, len(records), BATCH):
+                new += await self._store(records[index:index + BATCH], "csv")
+            if end == position:
+                break
+            position = end
+            await self.store.save_csv_position(path, stat.st_ino, position)
         if new:
             self.counts.recovered_from_csv += new
             log.warning("recovered %d CDRs from %s that AMI did not deliver", new, path)
         return new
 
     def _read_csv(self, start: int) -> tuple[list[CdrRecord], int]:
-        """The complete lines from byte ``start`` on (a line still being written waits for the next read)."""
+        """The complete lines of the next chunk from byte ``start`` on (a line still being written waits for
+        the next read)."""
         assert self.csv_path is not None
         with open(self.csv_path, "rb") as file:
             file.seek(start)
-            data = file.read()
+            data = file.read(CSV_CHUNK)
         complete = data[:data.rfind(b"\n") + 1]
         records = []
         for row in csv.reader(complete.decode("utf-8", errors="replace").splitlines()):
@@ -144,5 +159,3 @@ class CdrIngest:
                 self.counts.unreadable += 1
                 log.error("CDR line in %s not understood: %s", self.csv_path, err)
         return records, start + len(complete)
-
-

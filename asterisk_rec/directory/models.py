@@ -48,7 +48,7 @@ class Organisation:
     time_zone: str
     language: str
     fail_mode: FailMode
-    archive_format: ArchiveFormat = ArchiveFormat.OPUS
+    archive_format: ArchiveFormat = ArchiveFormat.MP3
 
 
 @dataclass(frozen=True)

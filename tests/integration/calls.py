@@ -58,12 +58,16 @@ class Records:
                                 (before.since,))
         return [r for r in rows if r["name"] not in before.stored]
 
-    async def new_recording(self, before: Snapshot, within: float = 20) -> Audio:
-        """The one recording archived since ``before``: its file hashes to the recorded SHA-256."""
+    async def new_recording(self, before: Snapshot, linked_to: dict[str, Any] | None = None,
+                            within: float = 20) -> Audio:
+        """The one recording archived since ``before`` (the one of the call row ``linked_to``, by its call
+        id): its file hashes to the recorded SHA-256."""
         with anyio.fail_after(within):
             while not (made := await self.stored_since(before)):  # noqa: ASYNC110
                 await anyio.sleep(0.2)
         assert len(made) == 1, f"expected one recording of the call, got {[r['name'] for r in made]}"
+        if linked_to is not None:
+            assert made[0]["call_id"] == linked_to["call_id"], f"{made[0]['name']} is not linked to {linked_to}"
         return await anyio.to_thread.run_sync(self.verified_audio, made[0])
 
     def verified_audio(self, row: dict[str, Any]) -> Audio:
@@ -114,11 +118,6 @@ class Records:
         assert len(rows) == count and all(r["source"] == "cdr" for r in rows), f"expected {count} calls: {rows}"
         return rows
 
-    async def recording_of(self, call: dict[str, Any]) -> Audio:
-        """The archived recording linked to a call row (by the app's call id)."""
-        rows = await self.rows("SELECT * FROM recordings WHERE call_id = %s AND state = 'stored'", (call["call_id"],))
-        assert len(rows) == 1, f"call {call['call_id']}: expected one stored recording, got {rows}"
-        return await anyio.to_thread.run_sync(self.verified_audio, rows[0])
 
 
 def _matches(row: dict[str, Any], expected: dict[str, str]) -> bool:

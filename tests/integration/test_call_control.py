@@ -102,8 +102,9 @@ async def test_outside_caller_to_recorded_user_answered_on_the_mobile(
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", TRUNK, caller_id=OUTSIDE_NUMBER,
                                 listen=TRUNK_CALLER)
     assert_notice_before_tone(heard.audio(), CALLEE_HZ)
-    assert_both_tones(await records.new_recording(before))
-    await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201", direction="inbound", disposition="answered")
+    call_row = await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201",
+                                      direction="inbound", disposition="answered")
+    assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_desk_answers_while_the_app_rings(
@@ -115,8 +116,9 @@ async def test_desk_answers_while_the_app_rings(
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", ALICE_DESK, caller_id=OUTSIDE_NUMBER,
                                 listen=TRUNK_CALLER, also_ringing=(ALICE_APP,))
     assert_notice_before_tone(heard.audio(), CALLEE_HZ)
-    assert_both_tones(await records.new_recording(before))
-    await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201", direction="inbound", disposition="answered")
+    call_row = await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201",
+                                      direction="inbound", disposition="answered")
+    assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_recorded_users_app_calls_an_outside_number(
@@ -126,8 +128,9 @@ async def test_recorded_users_app_calls_an_outside_number(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_APP, OUTSIDE_NUMBER, TRUNK)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    assert_both_tones(await records.new_recording(before))
-    await records.one_call(before, caller="201", callee=OUTSIDE_NUMBER, direction="outbound", disposition="answered")
+    call_row = await records.one_call(before, caller="201", callee=OUTSIDE_NUMBER,
+                                      direction="outbound", disposition="answered")
+    assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_internal_call_recorded_user_to_unrecorded(
@@ -137,9 +140,8 @@ async def test_internal_call_recorded_user_to_unrecorded(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    assert_both_tones(await records.new_recording(before))
     call_row = await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
-    assert_both_tones(await records.recording_of(call_row))
+    assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_call_from_a_users_mobile_over_the_trunk(
@@ -150,8 +152,8 @@ async def test_call_from_a_users_mobile_over_the_trunk(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "202", BOB_DESK, caller_id="+31600000201")
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    assert_both_tones(await records.new_recording(before))
-    await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
+    call_row = await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
+    assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_call_between_unrecorded_users_is_not_recorded(
@@ -233,10 +235,10 @@ async def test_hold_pauses_the_recording(records: Records, ari: AriRest, set_mod
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=3000, hold=True)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    audio = await records.new_recording(before)
+    call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+    audio = await records.new_recording(before, linked_to=call_row)
     assert 5.0 <= audio.seconds <= 7.0, f"{audio.seconds:.1f} s recorded for 6 s of talk and 3 s of hold"
     assert_both_tones(audio)
-    await records.one_call(before, caller="201", callee="202", disposition="answered")
 
 
 async def test_app_stopped_fails_open_or_closed_as_the_organisation_chose(
@@ -299,8 +301,8 @@ async def test_bridge_recording_method_records_the_same_call(
     try:
         before = await records.snapshot()
         await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
-        assert_both_tones(await records.new_recording(before))
-        await records.one_call(before, caller="201", callee="202", disposition="answered")
+        call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+        assert_both_tones(await records.new_recording(before, linked_to=call_row))
     finally:
         service.stop()
         service.start()

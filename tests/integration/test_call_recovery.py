@@ -46,8 +46,8 @@ async def connected_call_with_fault(settings: Settings, service: ServiceProcess,
             service.start()
         await finish(calling, answering)
         await assert_nothing_left(ari)
-        assert_both_tones(await records.new_recording(before))
-        await records.one_call(before, caller="201", callee="202", disposition="answered")
+        call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+        assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
 async def test_websocket_loss_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,

@@ -1,7 +1,7 @@
 -- Calls (one row each, from Asterisk's CDRs and the app's own record) and the archive of recordings.
 
 -- The archive's file format is the organisation's choice (bench/archive_formats.py measured the default).
-ALTER TABLE organisations ADD COLUMN archive_format text NOT NULL DEFAULT 'opus'
+ALTER TABLE organisations ADD COLUMN archive_format text NOT NULL DEFAULT 'mp3'
     CHECK (archive_format IN ('wav', 'flac', 'opus', 'mp3'));
 
 -- CDRs as Asterisk sent them (over AMI, or recovered from its CSV file). A call may have several.
