@@ -1,5 +1,6 @@
 """``asterisk-rec serve``: the long-running service. It holds the connections to PostgreSQL, AMI and
-ARI (whose WebSocket registers the Stasis app) and runs until cancelled."""
+ARI (whose WebSocket registers the Stasis app), runs the archive's workers and the CDR ingest, and runs
+until cancelled."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ async def serve(settings: Settings) -> None:
         ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
         rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
-        ingest = CdrIngest(CallStore(db, settings.calls.trunk), settings.cdr)
+        calls = CallStore(db, settings.calls.trunk)
+        ingest = CdrIngest(calls, settings.cdr)
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)
         recordings = RecordingStore(db)
@@ -65,7 +67,7 @@ async def serve(settings: Settings) -> None:
             tasks.start_soon(archiver.run)
             tasks.start_soon(report, ingest, archiver)
             control = CallControl(None, settings.ari.app)
-            ledger = CallLedger(CallStore(db, settings.calls.trunk), recordings, archiver, tasks)
+            ledger = CallLedger(calls, recordings, archiver, tasks)
             app = StasisApp(control, directory, settings.calls, ledger, tasks)
             await keep_connected(settings, app)
 

@@ -344,7 +344,6 @@ class CallFlow:
             await self.control.snoop(self.caller, self.snoop)
             # Like a leg, the snoop takes commands once it is in the app.
             await self._wait_for("StasisStart", self.snoop)
-            await self.control.tag_call(self.snoop, self.record.call_id)
             await self.control.record(self.snoop, name, self.settings.recording_format)
         deadline = time.monotonic() + STEP_SECONDS
         while (remaining := deadline - time.monotonic()) > 0:

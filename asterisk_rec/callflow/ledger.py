@@ -4,6 +4,7 @@ before it starts, both completed when the call ends, and the finished recording 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -33,7 +34,7 @@ class CallLedger:
         await self.calls.app_call_started(call)
 
     async def recording_starting(self, name: str, call_id: str, organisation_id: int, owners: tuple[int, ...],
-                                 started_at: Any) -> None:
+                                 started_at: datetime) -> None:
         """Never raises: a recording the row could not be written for is still made, and the archive adopts
         it (its name carries the organisation and call)."""
         self.archiver.hold(name)
