@@ -44,7 +44,7 @@ async def test_call_between_two_organisations_is_on_record_for_both(
     """Carla (another organisation, recorded) calls Bob (the lab's): one call row, in both organisations'
     calls; one archived recording, owned by both, with both tones."""
     before = await records.snapshot()
-    await talk(tmp_path, CAROL_DESK, "202", BOB_DESK, call_ms=3000)
+    await talk(tmp_path, CAROL_DESK, "202", BOB_DESK, call_ms=7000)
     row = await records.one_call(before, caller="301", callee="202", direction="internal", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=row))
     lab = await records.rows("SELECT id FROM organisations WHERE name = %s", (LAB_ORGANISATION,))
