@@ -1,6 +1,8 @@
 """End to end through the lab with real SIP phones (SIPp, RTP tones): the service rings every device
 of a recorded user, plays the notice to the other party before the conversation, records the whole
-conversation (both tones in at least 98 % of the windows) and leaves nothing behind in Asterisk."""
+conversation (both tones in at least 98 % of the windows) and leaves nothing behind in Asterisk. Every
+call ends with exactly one call row (parties, direction, disposition, times), and a recorded one with one
+archived file linked to it by call id, its SHA-256 verified."""
 
 from __future__ import annotations
 
