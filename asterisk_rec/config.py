@@ -96,6 +96,8 @@ class CallSettings:
     # snoop: record a snoop of the caller (the bridge stays a simple two-party bridge; measured cheaper);
     # bridge: record the bridge itself (Asterisk adds a recorder channel, making it a mixing bridge).
     recording_method: str = "snoop"
+    # The time allowed between the digits of the feature code (each organisation sets its code).
+    feature_code_digit_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.recording_method not in RECORDING_METHODS:

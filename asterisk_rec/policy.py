@@ -47,6 +47,9 @@ class CallPlan:
     recorded: tuple[User, ...]  # users whose recording is always on: recorded from the start
     on_demand: tuple[User, ...]  # users who may switch recording on during the call
     notices: tuple[Notice, ...]  # who hears the notice before the conversation, in which language
+    # The parties whose feature code means something: on-demand users (it switches recording) and
+    # always-recorded users (it is refused). The other party's code is just digits.
+    code_users: tuple[tuple[Side, User], ...] = ()
 
     @property
     def records(self) -> bool:
@@ -69,7 +72,24 @@ def plan_call(caller: User | None, callee: User | None) -> CallPlan:
         for side, user in parties
         if user is not None and user.recording_mode is RecordingMode.ALWAYS
     )
-    return CallPlan(recorded=recorded, on_demand=on_demand, notices=notices)
+    code_users = tuple((side, u) for side, u in parties if u is not None
+                       and u.recording_mode in (RecordingMode.ALWAYS, RecordingMode.ON_DEMAND))
+    return CallPlan(recorded=recorded, on_demand=on_demand, notices=notices, code_users=code_users)
+
+
+class CodeAction(StrEnum):
+    TOGGLE = "toggle"  # on demand: start the recording, or pause it, or resume it
+    REFUSE = "refuse"  # someone in the call is always recorded: it cannot be stopped, a short tone says so
+
+
+def feature_code_action(plan: CallPlan) -> CodeAction:
+    return CodeAction.REFUSE if plan.records else CodeAction.TOGGLE
+
+
+def recording_runs(started: bool, paused_by_user: bool, held: bool) -> bool:
+    """Whether the recording runs: started, not paused with the code, and nobody on hold (unhold does not
+    resume what the user paused)."""
+    return started and not paused_by_user and not held
 
 
 def dial_targets(user: User, trunk: str, ring_seconds: int, mobile_ring_seconds: int) -> tuple[DialTarget, ...]:

@@ -22,11 +22,24 @@ import anyio
 
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import GONE, Event, channel_id
+from asterisk_rec.callflow.feature_code import CodeMatcher, PassOn
 from asterisk_rec.callflow.inbox import EventRouter, Inbox
 from asterisk_rec.config import CallSettings
+from asterisk_rec.directory.models import User
 from asterisk_rec.errors import AriError
-from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side, caller_status, leg_status
-from asterisk_rec.recording.naming import parse_recording_name
+from asterisk_rec.policy import (
+    CallPlan,
+    CodeAction,
+    DialStatus,
+    DialTarget,
+    Notice,
+    Side,
+    caller_status,
+    feature_code_action,
+    leg_status,
+    recording_runs,
+)
+from asterisk_rec.recording.naming import parse_recording_name, recording_name
 
 if TYPE_CHECKING:
     from asterisk_rec.callflow.ledger import CallLedger
@@ -39,6 +52,8 @@ RECORDING_CLOSE_SECONDS = 5
 STEP_SECONDS = 10
 # The longest prompt the app plays.
 PROMPT_SECONDS = 60
+# Two short beeps, once: the feature code cannot stop a recording that is always on.
+REFUSAL_TONE = "tone:!425/150,!0/100,!425/150"
 
 
 class PartyGone(Exception):
@@ -104,6 +119,11 @@ class CallFlow:
         self.continued = False
         self.joined = False
         self.caller_gone = False
+        # On demand: the feature code's matcher per channel of a party whose code means something.
+        self.codes: dict[str, tuple[CodeMatcher, User]] = {}
+        self.paused_by_user = False
+        self.recording_paused = False
+        self.held: set[str] = set()
 
     @classmethod
     def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
@@ -318,10 +338,14 @@ class CallFlow:
         self.bridge = self._id("bridge")
         self._claim("bridge", self.bridge)
         await self.control.create_bridge(self.bridge)
-        await self.control.add_to_bridge(self.bridge, self.caller)
+        channels = {Side.CALLER: self.caller, Side.CALLEE: self.answered}
+        for side, user in self.plan.code_users:
+            matcher = CodeMatcher(user.organisation.feature_code, self.settings.feature_code_digit_seconds)
+            self.codes[channels[side]] = (matcher, user)
+        await self.control.add_to_bridge(self.bridge, self.caller, absorb_dtmf=self.caller in self.codes)
         if self.recording_name is not None:
             await self._start_recording(self.recording_name)
-        await self.control.add_to_bridge(self.bridge, self.answered)
+        await self.control.add_to_bridge(self.bridge, self.answered, absorb_dtmf=self.answered in self.codes)
         await self._wait_for("ChannelEnteredBridge", self.answered)
         self.record.joined_at = now()
         self.joined = True
@@ -365,25 +389,91 @@ class CallFlow:
     # Talk
 
     async def _talk(self) -> None:
-        held: set[str] = set()
         while True:
-            event = await self._next()
+            event = await self._next(self._code_wait())
             if event is None:
+                await self._expire_codes()
                 continue
             kind, channel = event["type"], channel_id(event)
+            if kind == "PlaybackFinished" and event["playback"]["id"] == self._id("notice-bridge"):
+                self.record.notice_finished_at = now()
             if channel is None or channel not in (self.caller, self.answered):
                 continue
             # Nobody is recorded while on hold (the Dutch regulator's rule).
             if kind == "ChannelHold":
-                if not held and self.recording_running and self.record.recording:
-                    await self.control.pause_recording(self.record.recording)
-                    self.record.parts[-1][1] = now()
-                held.add(channel)
-            elif kind == "ChannelUnhold" and channel in held:
-                held.discard(channel)
-                if not held and self.recording_running and self.record.recording:
-                    await self.control.unpause_recording(self.record.recording)
-                    self.record.parts.append([now(), None])
+                self.held.add(channel)
+                await self._apply_recording_state()
+            elif kind == "ChannelUnhold":
+                self.held.discard(channel)
+                await self._apply_recording_state()
+            elif kind == "ChannelDtmfReceived":
+                await self._on_digit(channel, event["digit"])
+
+    async def _apply_recording_state(self) -> None:
+        """Pauses or resumes the recording as hold and the user's code say."""
+        if not (self.recording_running and self.record.recording):
+            return
+        runs = recording_runs(True, self.paused_by_user, bool(self.held))
+        if runs and self.recording_paused:
+            await self.control.unpause_recording(self.record.recording)
+            self.record.parts.append([now(), None])
+            self.recording_paused = False
+        elif not runs and not self.recording_paused:
+            await self.control.pause_recording(self.record.recording)
+            self.record.parts[-1][1] = now()
+            self.recording_paused = True
+
+    # The feature code
+
+    def _code_wait(self) -> float | None:
+        deadlines = [matcher.deadline for matcher, _ in self.codes.values() if matcher.deadline is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _other(self, channel: str) -> str | None:
+        return self.answered if channel == self.caller else self.caller
+
+    async def _expire_codes(self) -> None:
+        for channel, (matcher, _) in self.codes.items():
+            for action in matcher.expire(time.monotonic()):
+                if isinstance(action, PassOn):
+                    await self._pass_on(channel, action)
+
+    async def _pass_on(self, channel: str, action: PassOn) -> None:
+        other = self._other(channel)
+        if other is not None:
+            await self.control.send_dtmf(other, action.digits)
+
+    async def _on_digit(self, channel: str, digit: str) -> None:
+        """A digit of a party whose code means something (the bridge absorbed it): the code acts, anything
+        else goes on to the other party. Other parties' digits pass through the bridge by themselves."""
+        entry = self.codes.get(channel)
+        if entry is None:
+            return
+        matcher, user = entry
+        for action in matcher.press(digit, time.monotonic()):
+            if isinstance(action, PassOn):
+                await self._pass_on(channel, action)
+            else:
+                await self._on_code(user)
+
+    async def _on_code(self, user: User) -> None:
+        assert self.bridge is not None
+        log.info("call %s: %s dialled the feature code", self.record.call_id, user.name)
+        if feature_code_action(self.plan) is CodeAction.REFUSE:
+            await self.control.play_on_bridge(self.bridge, REFUSAL_TONE, self._id(f"refused-{now():%H%M%S%f}"))
+            return
+        if self.record.recording_started is None:
+            self.recording_name = recording_name(user.organisation.id, self.record.call_id, now())
+            await self._start_recording(self.recording_name)
+            if self.recording_running:
+                # Both parties hear it, and the file begins with it.
+                playback = self._id("notice-bridge")
+                self._claim("playback", playback)
+                await self.control.play_on_bridge(self.bridge, f"sound:{self.settings.notice_sound}", playback,
+                                                  user.language)
+            return
+        self.paused_by_user = not self.paused_by_user
+        await self._apply_recording_state()
 
     # Clean up
 

@@ -110,8 +110,19 @@ class CallControl:
         # dtmf_events keeps DTMF visible to the app (for the on-demand feature code) without forcing mixing.
         await self._op("bridges", "create", bridgeId=bridge, type="mixing,dtmf_events")
 
-    async def add_to_bridge(self, bridge: str, channel: str) -> None:
-        await self._op("bridges", "addChannel", bridgeId=bridge, channel=channel)
+    async def add_to_bridge(self, bridge: str, channel: str, absorb_dtmf: bool = False) -> None:
+        """With ``absorb_dtmf`` the channel's digits reach only the app (which passes on what is not the
+        feature code), not the other party."""
+        await self._op("bridges", "addChannel", bridgeId=bridge, channel=channel,
+                       absorbDTMF="true" if absorb_dtmf else "false")
+
+    async def play_on_bridge(self, bridge: str, media: str, playback: str, language: str | None = None) -> None:
+        """Everyone in the bridge hears it (and so does a recording of the bridge or of a party's snoop)."""
+        params: dict[str, Any] = {"lang": language} if language else {}
+        await self._op("bridges", "playWithId", bridgeId=bridge, playbackId=playback, media=media, **params)
+
+    async def send_dtmf(self, channel: str, digits: str) -> None:
+        await self._op("channels", "sendDTMF", channelId=channel, dtmf=digits, gone_ok=True)
 
     async def destroy_bridge(self, bridge: str) -> None:
         await self._op("bridges", "destroy", bridgeId=bridge, gone_ok=True)

@@ -30,6 +30,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--language")
     p.add_argument("--fail-mode")
     p.add_argument("--archive-format", help="wav, flac, opus or mp3: the format of new archived recordings")
+    p.add_argument("--feature-code", help="what on-demand users dial during a call to switch recording (*1)")
     org.add_parser("list", help="list organisations")
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="action", required=True)
@@ -73,7 +74,7 @@ def describe_user(user: User) -> str:
 
 def describe_organisation(org: Organisation) -> str:
     return (f"{org.name}\t{org.time_zone}\t{org.language}\tfail {org.fail_mode.value}"
-            f"\tarchive {org.archive_format.value}")
+            f"\tarchive {org.archive_format.value}\tcode {org.feature_code}")
 
 
 async def _org(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
@@ -81,7 +82,8 @@ async def _org(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
         return [describe_organisation(await store.add_organisation(a.name, a.time_zone, a.language, a.fail_mode))]
     if a.action == "set":
         org = await store.update_organisation(a.name, time_zone=a.time_zone, language=a.language,
-                                              fail_mode=a.fail_mode, archive_format=a.archive_format)
+                                              fail_mode=a.fail_mode, archive_format=a.archive_format,
+                                              feature_code=a.feature_code)
         return [describe_organisation(org)]
     return [describe_organisation(o) for o in await store.organisations()]
 

@@ -49,6 +49,7 @@ class Organisation:
     language: str
     fail_mode: FailMode
     archive_format: ArchiveFormat = ArchiveFormat.MP3
+    feature_code: str = "*1"
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,21 @@ def device_kind(value: str) -> DeviceKind:
 
 def fail_mode(value: str) -> FailMode:
     return _choice(FailMode, value, "fail mode")
+
+
+FEATURE_CODE_DIGITS = frozenset("0123456789*#ABCD")
+
+
+def valid_code(code: str) -> bool:
+    """A DTMF sequence of 1 to 8 keys."""
+    return 1 <= len(code) <= 8 and all(c in FEATURE_CODE_DIGITS for c in code)
+
+
+def feature_code(value: str) -> str:
+    code = value.strip().upper()
+    if not valid_code(code):
+        raise InvalidInput(f"feature code {value!r}: 1 to 8 of 0-9, *, # and A-D, e.g. *1")
+    return code
 
 
 def archive_format(value: str) -> ArchiveFormat:

@@ -25,7 +25,7 @@ from asterisk_rec.errors import Conflict, NotFound
 _USER_COLUMNS = """
     u.id AS user_id, u.extension, u.name AS user_name, u.email, u.language AS user_language, u.recording_mode,
     o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode,
-    o.archive_format
+    o.archive_format, o.feature_code
 """
 
 
@@ -33,7 +33,7 @@ def _organisation(row: dict[str, Any], prefix: str = "") -> Organisation:
     return Organisation(
         id=row[f"{prefix}id"], name=row[f"{prefix}name"], time_zone=row["time_zone"],
         language=row[f"{prefix}language"], fail_mode=FailMode(row["fail_mode"]),
-        archive_format=ArchiveFormat(row["archive_format"]),
+        archive_format=ArchiveFormat(row["archive_format"]), feature_code=row["feature_code"],
     )
 
 
@@ -66,16 +66,18 @@ class DirectoryStore:
         return _organisation(row)
 
     async def update_organisation(self, name: str, *, time_zone: str | None = None, language: str | None = None,
-                                  fail_mode: str | None = None, archive_format: str | None = None) -> Organisation:
+                                  fail_mode: str | None = None, archive_format: str | None = None,
+                                  feature_code: str | None = None) -> Organisation:
         current = await self.organisation(name)
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                "UPDATE organisations SET time_zone = %s, language = %s, fail_mode = %s, archive_format = %s"
-                " WHERE id = %s RETURNING *",
+                "UPDATE organisations SET time_zone = %s, language = %s, fail_mode = %s, archive_format = %s,"
+                " feature_code = %s WHERE id = %s RETURNING *",
                 (models.time_zone(time_zone) if time_zone else current.time_zone,
                  models.language(language) if language else current.language,
                  models.fail_mode(fail_mode).value if fail_mode else current.fail_mode.value,
                  models.archive_format(archive_format).value if archive_format else current.archive_format.value,
+                 models.feature_code(feature_code) if feature_code else current.feature_code,
                  current.id))
             row = await cur.fetchone()
         assert row is not None

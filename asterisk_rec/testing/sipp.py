@@ -126,3 +126,37 @@ def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, tes
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id or "-",
                  "trunk": "yes" if from_trunk else "no"},
                 pause_ms=call_ms, remote=ASTERISK_SIP, service=number)
+
+
+# What caller.xml does between answer and hangup: its tone for -d ms.
+_TALK = """  <nop><action><exec rtp_stream="[stream]"/></action></nop>
+  <pause/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>"""
+# RFC 2833 digits (payload 96, as the SDP offers) go out with the tone paused: SIPp sends them with their
+# own SSRC, and audio meanwhile makes Asterisk restart the digit on every packet.
+_DTMF_MS = 800
+
+
+def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int,
+                    digits_at: list[tuple[int, str]], caller_id: str | None = None) -> Sipp:
+    """Like ``call``, and at each ``(ms after answer, digits)`` the phone dials the digits (RFC 2833)."""
+    steps = ['  <nop><action><exec rtp_stream="[stream]"/></action></nop>']
+    elapsed = 0
+    for at_ms, digits in sorted(digits_at):
+        steps += [f'  <pause milliseconds="{max(0, at_ms - elapsed)}"/>',
+                  '  <nop><action><exec rtp_stream="pause"/></action></nop>',
+                  f'  <nop><action><exec play_dtmf="{digits}"/></action></nop>',
+                  f'  <pause milliseconds="{_DTMF_MS}"/>',
+                  '  <nop><action><exec rtp_stream="resume"/></action></nop>']
+        elapsed = at_ms + _DTMF_MS
+    steps += [f'  <pause milliseconds="{max(0, call_ms - elapsed)}"/>',
+              '  <nop><action><exec rtp_stream="pause"/></action></nop>']
+    scenario = (SCENARIOS / "caller.xml").read_text()
+    assert _TALK in scenario, "caller.xml's talk section changed"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "caller-codes.xml"
+    path.write_text(scenario.replace(_TALK, "\n".join(steps)))
+    return Sipp(str(path), phone, workdir,
+                {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": "-",
+                 "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                pause_ms=0, remote=ASTERISK_SIP, service=number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asterisk_rec.directory import models
-from asterisk_rec.directory.models import DeviceKind, FailMode, RecordingMode
+from asterisk_rec.directory.models import ArchiveFormat, DeviceKind, FailMode, RecordingMode
 from asterisk_rec.errors import InvalidInput
 
 
@@ -43,3 +43,15 @@ def test_other_fields() -> None:
     assert models.device_kind("Mobile") is DeviceKind.MOBILE
     assert models.fail_mode("closed") is FailMode.CLOSED
     assert models.email(None) is None
+
+
+def test_feature_codes_and_archive_formats() -> None:
+    """A feature code is 1 to 8 DTMF keys (letters upper-cased); an archive format one of four."""
+    assert models.feature_code(" *1 ") == "*1"
+    assert models.feature_code("#9a") == "#9A"
+    for bad in ("", "*1x", "123456789", "* 1"):
+        with pytest.raises(InvalidInput, match="feature code"):
+            models.feature_code(bad)
+    assert models.archive_format("FLAC") is ArchiveFormat.FLAC
+    with pytest.raises(InvalidInput, match="archive format"):
+        models.archive_format("ogg")

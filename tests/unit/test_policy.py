@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from asterisk_rec.directory.models import Device, DeviceKind, FailMode, Organisation, RecordingMode, User
-from asterisk_rec.policy import DialStatus, Notice, Side, caller_status, dial_targets, leg_status, plan_call
+from asterisk_rec.policy import (
+    CodeAction,
+    DialStatus,
+    Notice,
+    Side,
+    caller_status,
+    dial_targets,
+    feature_code_action,
+    leg_status,
+    plan_call,
+    recording_runs,
+)
 
 ORG = Organisation(id=1, name="Acme", time_zone="Europe/Amsterdam", language="nl", fail_mode=FailMode.OPEN)
 
@@ -67,3 +78,23 @@ def test_leg_status_from_hangup_cause() -> None:
     assert leg_status(19, rang=False) is DialStatus.NOANSWER
     assert leg_status(16, rang=True) is DialStatus.NOANSWER
     assert leg_status(3, rang=False) is DialStatus.CHANUNAVAIL
+
+
+def test_only_on_demand_and_always_users_sides_answer_to_the_code() -> None:
+    """An unrecorded party's code is just digits; an on-demand user's toggles; with anyone always recorded
+    the code is refused."""
+    off, demand, always = user(RecordingMode.OFF), user(RecordingMode.ON_DEMAND), user(RecordingMode.ALWAYS)
+    plan = plan_call(off, demand)
+    assert plan.code_users == ((Side.CALLEE, demand),)
+    assert feature_code_action(plan) is CodeAction.TOGGLE
+    plan = plan_call(always, demand)
+    assert [side for side, _ in plan.code_users] == [Side.CALLER, Side.CALLEE]
+    assert feature_code_action(plan) is CodeAction.REFUSE
+    assert plan_call(off, None).code_users == ()
+
+
+def test_hold_pauses_but_unhold_does_not_resume_what_the_user_paused() -> None:
+    assert recording_runs(started=True, paused_by_user=False, held=False)
+    assert not recording_runs(started=True, paused_by_user=False, held=True)
+    assert not recording_runs(started=True, paused_by_user=True, held=False)
+    assert not recording_runs(started=False, paused_by_user=False, held=False)

@@ -1,0 +1,62 @@
+"""The feature code matched in a party's DTMF: the code is taken out, every other digit passed on in order."""
+
+from __future__ import annotations
+
+import pytest
+
+from asterisk_rec.callflow.feature_code import CodeDialled, CodeMatcher, PassOn
+
+
+def typed(matcher: CodeMatcher, keys: str, start: float = 0.0, gap: float = 0.2) -> list[object]:
+    actions: list[object] = []
+    for index, key in enumerate(keys):
+        actions += matcher.press(key, start + index * gap)
+    return actions
+
+
+def test_the_code_is_recognised_and_not_passed_on() -> None:
+    assert typed(CodeMatcher("*1", 2.0), "*1") == [CodeDialled()]
+
+
+def test_other_digits_pass_at_once() -> None:
+    """An IVR choice: 1, then 2, each passed on when pressed."""
+    assert typed(CodeMatcher("*1", 2.0), "12") == [PassOn("1"), PassOn("2")]
+
+
+def test_a_prefix_not_followed_by_the_rest_is_passed_on_with_the_next_digit() -> None:
+    assert typed(CodeMatcher("*1", 2.0), "*2") == [PassOn("*2")]
+
+
+def test_a_repeated_first_digit_keeps_the_code_possible() -> None:
+    """'**1': the first star goes on, the second begins the code."""
+    assert typed(CodeMatcher("*1", 2.0), "**1") == [PassOn("*"), CodeDialled()]
+
+
+def test_overlapping_code() -> None:
+    """Code '*1*2' typed as '*1*1*2': the first '*1' goes on once the second '*1' shows where the code starts."""
+    assert typed(CodeMatcher("*1*2", 2.0), "*1*1*2") == [PassOn("*1"), CodeDialled()]
+
+
+def test_held_digits_go_on_when_the_time_between_digits_runs_out() -> None:
+    matcher = CodeMatcher("*1", 2.0)
+    assert matcher.press("*", 0.0) == []
+    assert matcher.expire(1.9) == []
+    assert matcher.expire(2.0) == [PassOn("*")]
+    assert matcher.deadline is None
+
+
+def test_a_slow_code_is_not_the_code() -> None:
+    """'*' then '1' three seconds later: both go on, in order; no code."""
+    matcher = CodeMatcher("*1", 2.0)
+    assert matcher.press("*", 0.0) == []
+    assert matcher.press("1", 3.0) == [PassOn("*"), PassOn("1")]
+
+
+def test_the_code_twice_is_two_toggles() -> None:
+    assert typed(CodeMatcher("*1", 2.0), "*1*1") == [CodeDialled(), CodeDialled()]
+
+
+@pytest.mark.parametrize("code", ["", "1x", "123456789", "* 1"])
+def test_bad_codes_are_refused(code: str) -> None:
+    with pytest.raises(ValueError, match="not a feature code"):
+        CodeMatcher(code, 2.0)
