@@ -14,6 +14,8 @@ LAB_USERS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("202", "Bob de Boer", "nl", (("desk", "bob-desk"),)),
     ("203", "Carol Chen", "en", (("desk", "carol-desk"),)),
     ("204", "Dave Dekker", "nl", (("desk", "dave-desk"), ("mobile", "+31600000204"))),
+    # The lab's IVR (Asterisk itself, dialplan [lab-ivr]): the far end that reports the digits it gets.
+    ("299", "Lab IVR", "en", (("desk", "lab-ivr"),)),
 )
 
 

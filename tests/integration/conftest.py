@@ -10,9 +10,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
+from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory.store import DirectoryStore
@@ -138,3 +140,32 @@ async def records(settings: Settings, service: ServiceProcess) -> AsyncIterator[
     """Call rows and archived recordings, as the running service wrote them."""
     async with Database(settings.database, max_size=2) as db:
         yield Records(db, Path(settings.archive.root))
+
+
+class AmiEvents:
+    """UserEvents raised by the dialplan (the lab's fallback, the app-down alarm), as AMI delivers them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, str]] = []
+
+    def __call__(self, _manager: object, event: dict[str, str]) -> None:
+        self.events.append(dict(event))
+
+    def named(self, name: str) -> list[dict[str, str]]:
+        return [event for event in self.events if event.get("UserEvent") == name]
+
+    async def wait_for(self, name: str, within: float = 10) -> dict[str, str]:
+        with anyio.fail_after(within):
+            while True:
+                for event in self.events:
+                    if event.get("UserEvent") == name:
+                        return event
+                await anyio.sleep(0.1)
+
+
+@pytest.fixture
+async def ami_events(settings: Settings) -> AsyncIterator[AmiEvents]:
+    events = AmiEvents()
+    async with AmiConnection(settings.ami) as ami:
+        ami.on_event("UserEvent", events)
+        yield events

@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 import pytest
 
-from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
@@ -48,7 +47,7 @@ from tests.integration.calls import (
     assert_nothing_left,
     assert_notice_before_tone,
 )
-from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
 
 pytestmark = pytest.mark.anyio
 
@@ -167,32 +166,6 @@ async def test_call_between_unrecorded_users_is_not_recorded(
     await anyio.sleep(1)
     await records.assert_no_recording(before)
     await records.one_call(before, caller="203", callee="204", direction="internal", disposition="answered")
-
-
-class AmiEvents:
-    """UserEvents raised by the dialplan (the lab's fallback, the app-down alarm), as AMI delivers them."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, str]] = []
-
-    def __call__(self, _manager: object, event: dict[str, str]) -> None:
-        self.events.append(dict(event))
-
-    async def wait_for(self, name: str, within: float = 10) -> dict[str, str]:
-        with anyio.fail_after(within):
-            while True:
-                for event in self.events:
-                    if event.get("UserEvent") == name:
-                        return event
-                await anyio.sleep(0.1)
-
-
-@pytest.fixture
-async def ami_events(settings: Settings) -> AsyncIterator[AmiEvents]:
-    events = AmiEvents()
-    async with AmiConnection(settings.ami) as ami:
-        ami.on_event("UserEvent", events)
-        yield events
 
 
 async def unanswered(tmp_path: Path, caller: Phone, number: str) -> int | None:
