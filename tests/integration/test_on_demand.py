@@ -129,4 +129,3 @@ async def test_an_always_recorded_users_code_does_not_stop_the_recording(
     (recording,) = await records.stored_since(before)
     assert len(recording["parts"]) == 1, recording["parts"]
     assert audio.seconds >= 9.5, audio.seconds
-
