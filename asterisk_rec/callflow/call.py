@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from asterisk_rec.callflow.control import CallControl
-from asterisk_rec.callflow.events import GONE, Event, channel_id
-from asterisk_rec.callflow.feature_code import CodeMatcher, PassOn
+from asterisk_rec.callflow.events import GONE, Event, channel_id, event_time
+from asterisk_rec.callflow.feature_code import CodeMatcher, KeyPresses, PassOn
 from asterisk_rec.callflow.inbox import EventRouter, Inbox
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
@@ -121,6 +121,7 @@ class CallFlow:
         self.caller_gone = False
         # On demand: the feature code's matcher per channel of a party whose code means something.
         self.codes: dict[str, tuple[CodeMatcher, User]] = {}
+        self.presses: dict[str, KeyPresses] = {}
         self.paused_by_user = False
         self.recording_paused = False
         self.held: set[str] = set()
@@ -407,7 +408,7 @@ class CallFlow:
                 self.held.discard(channel)
                 await self._apply_recording_state()
             elif kind == "ChannelDtmfReceived":
-                await self._on_digit(channel, event["digit"])
+                await self._on_digit(channel, event["digit"], int(event.get("duration_ms", 0)), event_time(event))
 
     async def _apply_recording_state(self) -> None:
         """Pauses or resumes the recording as hold and the user's code say."""
@@ -443,14 +444,17 @@ class CallFlow:
         if other is not None:
             await self.control.send_dtmf(other, action.digits)
 
-    async def _on_digit(self, channel: str, digit: str) -> None:
+    async def _on_digit(self, channel: str, digit: str, duration_ms: int, ended: float | None) -> None:
         """A digit of a party whose code means something (the bridge absorbed it): the code acts, anything
-        else goes on to the other party. Other parties' digits pass through the bridge by themselves."""
+        else goes on to the other party. Other parties' digits pass through the bridge by themselves.
+        ``ended``: when Asterisk saw the digit end (the event's time)."""
         entry = self.codes.get(channel)
-        if entry is None:
+        at = time.monotonic()
+        presses = self.presses.setdefault(channel, KeyPresses())
+        if entry is None or not presses.is_new(digit, duration_ms, at if ended is None else ended):
             return
         matcher, user = entry
-        for action in matcher.press(digit, time.monotonic()):
+        for action in matcher.press(digit, at):
             if isinstance(action, PassOn):
                 await self._pass_on(channel, action)
             else:

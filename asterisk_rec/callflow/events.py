@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 Event = dict[str, Any]
@@ -25,6 +26,14 @@ def event_keys(event: Event) -> set[str]:
 def channel_id(event: Event, field: str = "channel") -> str | None:
     obj = event.get(field)
     return obj.get("id") if isinstance(obj, dict) else None
+
+
+def event_time(event: Event) -> float | None:
+    """When Asterisk raised the event (POSIX seconds), from its ``timestamp``; None if it has none."""
+    try:
+        return datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def endpoint_of(channel_name: str) -> str | None:

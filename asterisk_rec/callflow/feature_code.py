@@ -56,3 +56,26 @@ class CodeMatcher:
             return []
         held, self.held, self.deadline = self.held, "", None
         return [PassOn(held)]
+
+
+class KeyPresses:
+    """Tells a new key press from a further end of one already reported. Asterisk may report one press
+    ending more than once (seen here: at 120 ms and again at 150 ms, or every 20 ms while a bridge thread
+    was busy passing a digit on), each time with the press's duration so far. A further end of the same
+    press reports a longer duration about as much later as it grew; a new press of the same key comes
+    after a release and its own duration, clearly later than its duration grew."""
+
+    def __init__(self) -> None:
+        self.last: tuple[str, int, float] | None = None
+
+    def is_new(self, digit: str, duration_ms: int, ended: float) -> bool:
+        same = False
+        if self.last is not None and self.last[0] == digit and duration_ms > self.last[1]:
+            grew = (duration_ms - self.last[1]) / 1000
+            same = ended - self.last[2] - grew < SAME_PRESS_SLACK_SECONDS
+        self.last = (digit, duration_ms, ended)
+        return not same
+
+
+# A new press comes at least a release (about 40 ms) plus the last press's duration after it ended.
+SAME_PRESS_SLACK_SECONDS = 0.075

@@ -24,7 +24,7 @@ from asterisk_rec.testing.sipp import (
 )
 from asterisk_rec.testing.tones import Audio, tone_share, tone_windows, windows
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records
-from tests.integration.conftest import SetModes
+from tests.integration.conftest import AmiEvents, SetModes
 from tests.integration.test_call_control import finish
 
 pytestmark = pytest.mark.anyio
@@ -129,3 +129,23 @@ async def test_an_always_recorded_users_code_does_not_stop_the_recording(
     (recording,) = await records.stored_since(before)
     assert len(recording["parts"]) == 1, recording["parts"]
     assert audio.seconds >= 9.5, audio.seconds
+
+
+async def test_the_far_end_gets_every_digit_but_the_code(records: Records, set_modes: SetModes,
+                                                          ami_events: AmiEvents, tmp_path: Path) -> None:
+    """Alice (on demand) calls the lab's IVR (a Read() in Asterisk's dialplan) and dials 1 2, then the code,
+    then 3 4: the IVR receives 1 2 3 4, each once and in order, and nothing of the code; the code started a
+    recording."""
+    await set_modes(alice="on demand")
+    before = await records.snapshot()
+    calling = call_with_codes(ALICE_DESK, "299", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ, 40),
+                              tmp_path / "caller", 14000, [(3000, "12,150"), (6000, CODE), (10000, "34,150")])
+    await finish(calling)
+    # Two calls in Asterisk's eyes: Alice's to the IVR's endpoint, and the IVR's inbound side (Asterisk
+    # calling itself), which is the lab's machinery.
+    rows = await records.wait_for_calls(before, 2)
+    assert [(r["caller"], r["callee"], r["disposition"]) for r in rows if r["call_id"]] == [
+        ("201", "299", "answered")]
+    await anyio.sleep(1)
+    assert [e["Digit"] for e in ami_events.named("LabIvrDigit")] == ["1", "2", "3", "4"]
+    await records.new_recording(before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asterisk_rec.callflow.feature_code import CodeDialled, CodeMatcher, PassOn
+from asterisk_rec.callflow.feature_code import CodeDialled, CodeMatcher, KeyPresses, PassOn
 
 
 def typed(matcher: CodeMatcher, keys: str, start: float = 0.0, gap: float = 0.2) -> list[object]:
@@ -60,3 +60,18 @@ def test_the_code_twice_is_two_toggles() -> None:
 def test_bad_codes_are_refused(code: str) -> None:
     with pytest.raises(ValueError, match="not a feature code"):
         CodeMatcher(code, 2.0)
+
+
+def test_further_ends_of_one_press_count_once() -> None:
+    """Ends reported at 120 and 150 ms, 45 ms apart, are one press; so are ends every 90 ms with durations
+    growing by 20-40 ms (a bridge thread busy meanwhile). The same key pressed again after a release is
+    a new press, and so is another key."""
+    presses = KeyPresses()
+    assert presses.is_new("1", 120, 10.000)
+    assert not presses.is_new("1", 150, 10.045)
+    assert presses.is_new("1", 100, 10.300)
+    presses = KeyPresses()
+    assert presses.is_new("2", 0, 20.0)
+    assert not any(presses.is_new("2", d, 20.0 + 0.09 * i) for i, d in enumerate((40, 60, 80, 100, 150), 1))
+    assert presses.is_new("2", 160, 20.45 + 0.16 + 0.05)
+    assert presses.is_new("3", 20, 20.70)
