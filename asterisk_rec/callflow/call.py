@@ -451,7 +451,7 @@ class CallFlow:
         entry = self.codes.get(channel)
         at = time.monotonic()
         presses = self.presses.setdefault(channel, KeyPresses())
-        if entry is None or not presses.is_new(digit, duration_ms, at if ended is None else ended):
+        if entry is None or not presses.is_new(digit, duration_ms, time.time() if ended is None else ended):
             return
         matcher, user = entry
         for action in matcher.press(digit, at):
