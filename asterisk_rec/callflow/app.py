@@ -188,7 +188,6 @@ class StasisApp:
         log.info("call %s: %s -> %s, recorded: %s", call_id, channel["name"], number,
                  ", ".join(u.name for u in plan.recorded) or "nobody")
         try:
-            await self.control.set_variable(channel["id"], "ASTERISK_REC_CALL_ID", call_id)
             await self.control.tag_call(channel["id"], call_id)
             linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
             await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties))

@@ -4,6 +4,7 @@ recordings), what Asterisk has left, and what the recordings hold."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,16 +88,20 @@ class Records:
         return await self.rows("SELECT * FROM calls WHERE started_at >= %s ORDER BY started_at, id",
                                 (before.since,))
 
+    async def _calls_when(self, before: Snapshot, ready: Callable[[list[dict[str, Any]]], bool],
+                          within: float) -> list[dict[str, Any]]:
+        """The call rows since ``before`` once ``ready`` says so, or as they are after ``within`` seconds."""
+        rows: list[dict[str, Any]] = []
+        with anyio.move_on_after(within):
+            while not ready(rows := await self.calls_since(before)):  # noqa: ASYNC110 (rows are polled)
+                await anyio.sleep(0.3)
+        return rows
+
     async def one_call(self, before: Snapshot, within: float = 20, **expected: str) -> dict[str, Any]:
         """Waits for exactly one call row since ``before``, complete (its CDRs in) and as ``expected``
         (e.g. caller="201", disposition="answered"), with its times in order."""
-        rows: list[dict[str, Any]] = []
-        with anyio.move_on_after(within):
-            while True:
-                rows = await self.calls_since(before)
-                if len(rows) == 1 and rows[0]["source"] == "cdr" and _matches(rows[0], expected):
-                    break
-                await anyio.sleep(0.3)
+        rows = await self._calls_when(
+            before, lambda r: len(r) == 1 and r[0]["source"] == "cdr" and _matches(r[0], expected), within)
         assert len(rows) == 1, f"expected one call row, got {len(rows)}: {rows}"
         row = rows[0]
         assert row["source"] == "cdr", f"the call's CDR never arrived: {row}"
@@ -110,14 +115,10 @@ class Records:
 
     async def wait_for_calls(self, before: Snapshot, count: int, within: float = 20) -> list[dict[str, Any]]:
         """Exactly ``count`` call rows since ``before``, each with its CDRs in."""
-        rows: list[dict[str, Any]] = []
-        with anyio.move_on_after(within):
-            while not (len(rows) == count and all(r["source"] == "cdr" for r in rows)):
-                await anyio.sleep(0.3)
-                rows = await self.calls_since(before)
+        rows = await self._calls_when(
+            before, lambda r: len(r) == count and all(row["source"] == "cdr" for row in r), within)
         assert len(rows) == count and all(r["source"] == "cdr" for r in rows), f"expected {count} calls: {rows}"
         return rows
-
 
 
 def _matches(row: dict[str, Any], expected: dict[str, str]) -> bool:

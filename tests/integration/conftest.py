@@ -156,11 +156,9 @@ class AmiEvents:
 
     async def wait_for(self, name: str, within: float = 10) -> dict[str, str]:
         with anyio.fail_after(within):
-            while True:
-                for event in self.events:
-                    if event.get("UserEvent") == name:
-                        return event
+            while not (events := self.named(name)):  # noqa: ASYNC110 (filled by panoramisk's callback)
                 await anyio.sleep(0.1)
+        return events[0]
 
 
 @pytest.fixture

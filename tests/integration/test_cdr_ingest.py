@@ -47,6 +47,14 @@ async def call_rows(db: Database, tag: str) -> int:
     return int(row[0])
 
 
+async def forget(db: Database, tag: str, path: Path) -> None:
+    """Removes a test's CDRs, their call rows and the file's read position."""
+    async with db.pool.connection() as conn:
+        await conn.execute("DELETE FROM calls WHERE linked_id LIKE %s", (f"{tag}-%",))
+        await conn.execute("DELETE FROM cdr_records WHERE linked_id LIKE %s", (f"{tag}-%",))
+        await conn.execute("DELETE FROM cdr_csv_positions WHERE path = %s", (str(path),))
+
+
 async def test_csv_recovery_reads_on_from_where_it_stopped(db: Database, tmp_path: Path) -> None:
     """Three CDRs, then one more and half a line, then the rest of that line, then the file rotated: each
     read stores only what it had not; one call row per CDR; a CDR read twice (the rotated file) counts once."""
@@ -70,10 +78,7 @@ async def test_csv_recovery_reads_on_from_where_it_stopped(db: Database, tmp_pat
         assert await ingest.recover_from_csv() == 1
         assert await call_rows(db, tag) == 6
     finally:
-        async with db.pool.connection() as conn:
-            await conn.execute("DELETE FROM calls WHERE linked_id LIKE %s", (f"{tag}-%",))
-            await conn.execute("DELETE FROM cdr_records WHERE linked_id LIKE %s", (f"{tag}-%",))
-            await conn.execute("DELETE FROM cdr_csv_positions WHERE path = %s", (str(path),))
+        await forget(db, tag, path)
 
 
 async def test_a_cdr_refused_by_postgresql_does_not_block_the_others(db: Database, tmp_path: Path) -> None:
@@ -88,7 +93,4 @@ async def test_a_cdr_refused_by_postgresql_does_not_block_the_others(db: Databas
         assert ingest.counts.unreadable == 1
         assert await call_rows(db, tag) == 2
     finally:
-        async with db.pool.connection() as conn:
-            await conn.execute("DELETE FROM calls WHERE linked_id LIKE %s", (f"{tag}-%",))
-            await conn.execute("DELETE FROM cdr_records WHERE linked_id LIKE %s", (f"{tag}-%",))
-            await conn.execute("DELETE FROM cdr_csv_positions WHERE path = %s", (str(path),))
+        await forget(db, tag, path)
