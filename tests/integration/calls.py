@@ -97,9 +97,11 @@ class Records:
                 await anyio.sleep(0.3)
         return rows
 
-    async def one_call(self, before: Snapshot, within: float = 20, **expected: str) -> dict[str, Any]:
+    async def one_call(self, before: Snapshot, within: float = 20, talk_seconds: float | None = None,
+                       **expected: str) -> dict[str, Any]:
         """Waits for exactly one call row since ``before``, complete (its CDRs in) and as ``expected``
-        (e.g. caller="201", disposition="answered"), with its times in order."""
+        (e.g. caller="201", disposition="answered"), with its times in order and, if ``talk_seconds`` is
+        given, answered for that long (CDR times are whole seconds: within 2 s)."""
         rows = await self._calls_when(
             before, lambda r: len(r) == 1 and r[0]["source"] == "cdr" and _matches(r[0], expected), within)
         assert len(rows) == 1, f"expected one call row, got {len(rows)}: {rows}"
@@ -109,6 +111,8 @@ class Records:
         assert row["ended_at"] is not None and row["started_at"] <= row["ended_at"]
         if row["disposition"] == "answered":
             assert row["started_at"] <= row["answered_at"] <= row["ended_at"], row
+            talked = (row["ended_at"] - row["answered_at"]).total_seconds()
+            assert talk_seconds is None or abs(talked - talk_seconds) <= 2, f"answered {talked} s: {row}"
         else:
             assert row["answered_at"] is None, row
         return row

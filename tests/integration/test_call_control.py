@@ -103,7 +103,7 @@ async def test_outside_caller_to_recorded_user_answered_on_the_mobile(
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", TRUNK, caller_id=OUTSIDE_NUMBER,
                                 listen=TRUNK_CALLER)
     assert_notice_before_tone(heard.audio(), CALLEE_HZ)
-    call_row = await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201",
+    call_row = await records.one_call(before, talk_seconds=7, caller=OUTSIDE_NUMBER, callee="201",
                                       direction="inbound", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
@@ -117,7 +117,7 @@ async def test_desk_answers_while_the_app_rings(
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "201", ALICE_DESK, caller_id=OUTSIDE_NUMBER,
                                 listen=TRUNK_CALLER, also_ringing=(ALICE_APP,))
     assert_notice_before_tone(heard.audio(), CALLEE_HZ)
-    call_row = await records.one_call(before, caller=OUTSIDE_NUMBER, callee="201",
+    call_row = await records.one_call(before, talk_seconds=7, caller=OUTSIDE_NUMBER, callee="201",
                                       direction="inbound", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
@@ -129,7 +129,7 @@ async def test_recorded_users_app_calls_an_outside_number(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_APP, OUTSIDE_NUMBER, TRUNK)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    call_row = await records.one_call(before, caller="201", callee=OUTSIDE_NUMBER,
+    call_row = await records.one_call(before, talk_seconds=7, caller="201", callee=OUTSIDE_NUMBER,
                                       direction="outbound", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
@@ -141,7 +141,8 @@ async def test_internal_call_recorded_user_to_unrecorded(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    call_row = await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
+    call_row = await records.one_call(before, talk_seconds=7, caller="201",
+                                      callee="202", direction="internal", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
@@ -153,7 +154,8 @@ async def test_call_from_a_users_mobile_over_the_trunk(
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, TRUNK_CALLER, "202", BOB_DESK, caller_id="+31600000201")
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    call_row = await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
+    call_row = await records.one_call(before, talk_seconds=7, caller="201",
+                                      callee="202", direction="internal", disposition="answered")
     assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
@@ -165,7 +167,8 @@ async def test_call_between_unrecorded_users_is_not_recorded(
     await talk(tmp_path, CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
     await anyio.sleep(1)
     await records.assert_no_recording(before)
-    await records.one_call(before, caller="203", callee="204", direction="internal", disposition="answered")
+    await records.one_call(before, talk_seconds=3, caller="203",
+                           callee="204", direction="internal", disposition="answered")
 
 
 async def unanswered(tmp_path: Path, caller: Phone, number: str) -> int | None:
@@ -210,7 +213,8 @@ async def test_hold_pauses_the_recording(records: Records, ari: AriRest, set_mod
     before = await records.snapshot()
     heard = await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=3000, hold=True)
     assert_notice_before_tone(heard.audio(), CALLER_HZ)
-    call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+    call_row = await records.one_call(before, talk_seconds=9, direction="internal", caller="201",
+                                      callee="202", disposition="answered")
     audio = await records.new_recording(before, linked_to=call_row)
     assert 5.0 <= audio.seconds <= 7.0, f"{audio.seconds:.1f} s recorded for 6 s of talk and 3 s of hold"
     assert_both_tones(audio)
@@ -263,7 +267,7 @@ async def test_caller_hanging_up_while_it_rings_leaves_nothing(
     await finish(call_and_give_up(CAROL_DESK, "201", tmp_path / "caller"), desk, app)
     await assert_nothing_left(ari)
     await records.assert_no_recording(before)
-    await records.one_call(before, caller="203", callee="201", disposition="no_answer")
+    await records.one_call(before, direction="internal", caller="203", callee="201", disposition="no_answer")
 
 
 async def test_bridge_recording_method_records_the_same_call(
@@ -276,7 +280,8 @@ async def test_bridge_recording_method_records_the_same_call(
     try:
         before = await records.snapshot()
         await recorded_call(tmp_path, ALICE_DESK, "202", BOB_DESK)
-        call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+        call_row = await records.one_call(before, talk_seconds=7, direction="internal", caller="201",
+                                          callee="202", disposition="answered")
         assert_both_tones(await records.new_recording(before, linked_to=call_row))
     finally:
         service.stop()
@@ -300,4 +305,5 @@ async def test_directory_unavailable_follows_the_fail_mode(
     assert alarm["Number"] == "202"
     await records.assert_no_recording(before)
     # Written down by the CDR alone (the app could not), once PostgreSQL is back.
-    await records.one_call(before, caller="203", callee="202", direction="internal", disposition="answered")
+    await records.one_call(before, talk_seconds=2, caller="203",
+                           callee="202", direction="internal", disposition="answered")

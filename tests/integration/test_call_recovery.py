@@ -46,7 +46,8 @@ async def connected_call_with_fault(settings: Settings, service: ServiceProcess,
             service.start()
         await finish(calling, answering)
         await assert_nothing_left(ari)
-        call_row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+        call_row = await records.one_call(before, caller="201", callee="202", direction="internal",
+                                          disposition="answered")
         assert_both_tones(await records.new_recording(before, linked_to=call_row))
 
 
