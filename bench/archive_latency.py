@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.load import CallLoad, recording_alice, run_cases
+from bench.load import CallLoad, percentile, recording_alice, run_cases
 
 FORMATS = ("wav", "mp3", "opus")
 
@@ -43,11 +43,6 @@ class Result:
     service_cpu_per_minute: float
     rows: int
     stored: int
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 class Bench(CallLoad):

@@ -72,9 +72,11 @@ class CallLoad:
         with psycopg.connect(conninfo, row_factory=dict_row) as conn:
             return conn.execute(sql.encode(), params).fetchall()
 
-    def place(self, calls: int, number: str, service: subprocess.Popen[bytes] | None, tag: str) -> CpuUse:
-        """``calls`` calls from Alice to ``number``, started at 5 a second, each ``seconds`` long; returns
-        the CPU Asterisk and the service (conversions included) used meanwhile."""
+    def place(self, calls: int, number: str, service: subprocess.Popen[bytes] | None, tag: str,
+              scenario: Path = SCENARIOS / "caller.xml") -> CpuUse:
+        """``calls`` calls from Alice to ``number``, started at 5 a second, each ``seconds`` long (or as
+        ``scenario`` says); returns the CPU Asterisk and the service (conversions included) used
+        meanwhile."""
         asterisk = self.lab.services.status()["asterisk"]
         assert asterisk is not None, "the lab's Asterisk is not running"
         common = ["-i", "127.0.0.1", "-nostdin", "-timeout", f"{self.seconds + 120}s", "-m", str(calls),
@@ -87,7 +89,7 @@ class CallLoad:
         start_asterisk = cpu_seconds(asterisk)
         start_service = cpu_seconds(service.pid, children=True) if service else 0.0
         calling = subprocess.run(
-            ["sipp", "-sf", str(SCENARIOS / "caller.xml"), "-p", str(ALICE_DESK.sip_port), "-mp", "40000",
+            ["sipp", "-sf", str(scenario), "-p", str(ALICE_DESK.sip_port), "-mp", "40000",
              "-l", str(calls), "-r", "5", "-d", str(self.seconds * 1000), "-key", "stream",
              f"{self.caller_tone},-1,0", "-key", "caller", "alice-desk", "-key", "test_id", tag,
              "-key", "trunk", "no", "-s", number, *common, "127.0.0.1:5060"],
@@ -115,11 +117,16 @@ class CallLoad:
         return str(self.query("SELECT archive_format FROM organisations WHERE name = 'lab'")[0]["archive_format"])
 
 
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
 @contextmanager
-def recording_alice(load: CallLoad, archive_format: str | None, keep: bool) -> Iterator[None]:
-    """For the run: Alice recorded always, and the lab's archive format set (if given); afterwards both as
-    they were, and the work directory removed unless kept."""
-    load.set_alice("always")
+def recording_alice(load: CallLoad, archive_format: str | None, keep: bool, mode: str = "always") -> Iterator[None]:
+    """For the run: Alice recorded (always, or as ``mode`` says), and the lab's archive format set (if
+    given); afterwards both as they were, and the work directory removed unless kept."""
+    load.set_alice(mode)
     before = load.lab_archive_format()
     if archive_format is not None:
         load.set_archive_format(archive_format)

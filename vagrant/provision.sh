@@ -158,6 +158,8 @@ EOF
 enabled = yes
 bindaddr = 127.0.0.1
 port = $AMI_PORT
+; Asterisk's own time on every event (the latency benches compare events).
+timestampevents = yes
 
 [asterisk-rec]
 secret = $AMI_PASSWORD
@@ -165,6 +167,15 @@ deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.1/255.255.255.255
 read = system,call,cdr,dtmf,reporting,user,agent,command
 write = system,call,originate,reporting,user,command
+EOF
+    # One-touch recording (automixmon) on *1, what the feature code is compared with (bench/); only
+    # calls dialled with Dial's X option can use it.
+    put /etc/asterisk/features.conf <<EOF
+[general]
+featuredigittimeout = 2000
+
+[featuremap]
+automixmon => *1
 EOF
     # Missed calls must leave a CDR too, and events must go out at once, not in batches.
     put /etc/asterisk/cdr.conf <<EOF

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from asterisk_rec.callflow.call import CallFlow, CallRecord, now
+from asterisk_rec.callflow.call import PAUSED_VARIABLE, RECORDING_VARIABLE, AdoptedRecording, CallFlow, CallRecord, now
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event, endpoint_of
 from asterisk_rec.callflow.inbox import EventRouter
@@ -20,7 +20,7 @@ from asterisk_rec.directory import models
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
-from asterisk_rec.policy import DialStatus, DialTarget, dial_targets, external_target, plan_call
+from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, dial_targets, external_target, plan_call
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,31 @@ class StasisApp:
             await self.control.destroy_bridge(bridge["id"])
             return
         taken.add(caller)
-        recording = await self.control.get_variable(caller, "ASTERISK_REC_RECORDING") or None
-        log.info("call %s: adopted (recording %s)", call_id, recording or "none")
+        recording = AdoptedRecording(
+            await self.control.get_variable(caller, RECORDING_VARIABLE) or None,
+            bool(await self.control.get_variable(caller, PAUSED_VARIABLE)))
+        plan, owners = await self._plan_again(call_id, channels.get(caller))
+        log.info("call %s: adopted (recording %s%s)", call_id, recording.name or "none",
+                 ", paused" if recording.paused_by_user else "")
         flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
-                                bridge["id"], snoop, recording)
+                                bridge["id"], snoop, recording, plan, owners)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
+
+    async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, tuple[int, ...]]:
+        """An adopted call's parties and their policy, from what the caller's channel was sent to the app
+        with (``Stasis(asterisk-rec,call,<number>,<organisation>)``), so their feature code keeps working.
+        Without them the call goes on as it is."""
+        app_data = (caller or {}).get("dialplan", {}).get("app_data", "")
+        args = app_data.split(",")
+        if caller is None or args[:2] != [self.control.app, "call"] or len(args) < 3:
+            log.warning("call %s: cannot tell its parties again (%r): the feature code is off", call_id, app_data)
+            return CallPlan((), (), ()), ()
+        try:
+            parties = await self.attribute(caller, args[2], args[3] if len(args) > 3 else "")
+        except Exception:
+            log.exception("call %s: cannot tell its parties again: the feature code is off", call_id)
+            return CallPlan((), (), ()), ()
+        return plan_call(parties.caller, parties.callee), parties.organisation_ids
 
     async def _end_orphan(self, channel_id: str, channel: Event, taken: set[str]) -> None:
         """A leg or snoop of a call nobody runs is hung up; a caller left waiting goes back to the dialplan."""

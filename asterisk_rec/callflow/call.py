@@ -54,6 +54,10 @@ STEP_SECONDS = 10
 PROMPT_SECONDS = 60
 # Two short beeps, once: the feature code cannot stop a recording that is always on.
 REFUSAL_TONE = "tone:!425/150,!0/100,!425/150"
+# Kept on the caller's channel, so a restarted service can adopt the call: the recording's name, and
+# whether the user paused it with the code.
+RECORDING_VARIABLE = "ASTERISK_REC_RECORDING"
+PAUSED_VARIABLE = "ASTERISK_REC_PAUSED"
 
 
 class PartyGone(Exception):
@@ -87,6 +91,14 @@ class CallRecord:
     joined_at: datetime | None = None
     ended_at: datetime | None = None
     parts: list[list[datetime | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AdoptedRecording:
+    """The recording of a call found in Asterisk, as its caller's channel tells."""
+
+    name: str | None
+    paused_by_user: bool = False
 
 
 def now() -> datetime:
@@ -129,18 +141,21 @@ class CallFlow:
     @classmethod
     def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
                 call_id: str, caller: str, answered: str, bridge: str, snoop: str | None,
-                recording: str | None) -> CallFlow:
-        """A connected call found in Asterisk that this process did not start."""
-        record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording, recording_started=recording,
-                            outcome=DialStatus.ANSWER)
-        flow = cls(control, router, settings, ledger, {"id": caller, "state": "Up"}, CallPlan((), (), ()), (),
-                   record, recording)
-        if recording is not None:
-            ledger.hold(recording)
+                recording: AdoptedRecording, plan: CallPlan, owners: tuple[int, ...]) -> CallFlow:
+        """A connected call found in Asterisk that this process did not start. ``plan``: the parties'
+        policy as the directory says now (the code keeps working); empty if they could not be told."""
+        record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording.name,
+                            recording_started=recording.name, outcome=DialStatus.ANSWER)
+        flow = cls(control, router, settings, ledger, {"id": caller, "state": "Up"}, plan, (), record,
+                   recording.name, owners)
+        if recording.name is not None:
+            ledger.hold(recording.name)
         flow.answered, flow.bridge, flow.snoop = answered, bridge, snoop
         flow.legs[answered] = Leg(answered, DialTarget(answered, None, 0), 0.0, status=DialStatus.ANSWER)
-        flow.recording_running = recording is not None
+        flow.recording_running = recording.name is not None
+        flow.paused_by_user = flow.recording_paused = recording.paused_by_user
         flow.joined = True
+        flow._watch_codes()
         return flow
 
     def _id(self, suffix: str) -> str:
@@ -339,10 +354,7 @@ class CallFlow:
         self.bridge = self._id("bridge")
         self._claim("bridge", self.bridge)
         await self.control.create_bridge(self.bridge)
-        channels = {Side.CALLER: self.caller, Side.CALLEE: self.answered}
-        for side, user in self.plan.code_users:
-            matcher = CodeMatcher(user.organisation.feature_code, self.settings.feature_code_digit_seconds)
-            self.codes[channels[side]] = (matcher, user)
+        self._watch_codes()
         await self.control.add_to_bridge(self.bridge, self.caller, absorb_dtmf=self.caller in self.codes)
         if self.recording_name is not None:
             await self._start_recording(self.recording_name)
@@ -351,6 +363,14 @@ class CallFlow:
         self.record.joined_at = now()
         self.joined = True
         log.info("call %s: connected%s", self.record.call_id, ", recording" if self.recording_running else "")
+
+    def _watch_codes(self) -> None:
+        """A code matcher for the channel of each party whose code means something."""
+        assert self.answered is not None
+        channels = {Side.CALLER: self.caller, Side.CALLEE: self.answered}
+        for side, user in self.plan.code_users:
+            matcher = CodeMatcher(user.organisation.feature_code, self.settings.feature_code_digit_seconds)
+            self.codes[channels[side]] = (matcher, user)
 
     async def _start_recording(self, name: str) -> None:
         """Snoops the caller (both directions) and records the snoop, or records the bridge; returns once
@@ -376,8 +396,7 @@ class CallFlow:
             if event is None or event.get("recording", {}).get("name") != name:
                 continue
             if event["type"] == "RecordingStarted":
-                # Kept on the caller's channel, so a restarted service can adopt the call and its recording.
-                await self.control.set_variable(self.caller, "ASTERISK_REC_RECORDING", name)
+                await self.control.set_variable(self.caller, RECORDING_VARIABLE, name)
                 self.recording_running = True
                 self.record.recording = name
                 self.record.parts.append([now(), None])
@@ -478,6 +497,8 @@ class CallFlow:
             return
         self.paused_by_user = not self.paused_by_user
         await self._apply_recording_state()
+        # For a restarted service adopting the call.
+        await self.control.set_variable(self.caller, PAUSED_VARIABLE, "1" if self.paused_by_user else "")
 
     # Clean up
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from asterisk_rec.errors import InvalidInput
 
@@ -61,7 +60,7 @@ class CdrRecord:
         return not self.channel.startswith(_MACHINERY)
 
 
-def _time(value: str, zone: ZoneInfo, field: str) -> datetime | None:
+def _time(value: str, zone: tzinfo, field: str) -> datetime | None:
     if not value:
         return None
     try:
@@ -70,7 +69,7 @@ def _time(value: str, zone: ZoneInfo, field: str) -> datetime | None:
         raise InvalidInput(f"CDR {field} {value!r} is not a time like 2026-01-31 12:00:00") from None
 
 
-def _record(values: Mapping[str, str], zone: ZoneInfo) -> CdrRecord:
+def _record(values: Mapping[str, str], zone: tzinfo) -> CdrRecord:
     missing = [f for f in ("unique_id", "linked_id", "sequence", "started_at", "ended_at") if not values.get(f)]
     if missing:
         raise InvalidInput(f"CDR without {', '.join(missing)}: is cdr_manager's [mappings] set up "
@@ -94,12 +93,12 @@ def _record(values: Mapping[str, str], zone: ZoneInfo) -> CdrRecord:
     )
 
 
-def from_ami(event: Mapping[str, str], zone: ZoneInfo) -> CdrRecord:
+def from_ami(event: Mapping[str, str], zone: tzinfo) -> CdrRecord:
     """A CDR from an AMI ``Cdr`` event; times are in Asterisk's time zone ``zone``."""
     return _record({name: event.get(header, "") for name, header in FIELDS}, zone)
 
 
-def from_csv(row: Sequence[str], zone: ZoneInfo) -> CdrRecord:
+def from_csv(row: Sequence[str], zone: tzinfo) -> CdrRecord:
     """A CDR from a row of the CSV file, whose columns are ``FIELDS`` in order."""
     if len(row) != len(FIELDS):
         raise InvalidInput(f"CDR CSV row has {len(row)} columns, expected {len(FIELDS)}")

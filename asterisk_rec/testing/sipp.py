@@ -137,10 +137,13 @@ _TALK = """  <nop><action><exec rtp_stream="[stream]"/></action></nop>
 _DTMF_MS = 800
 
 
-def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int,
-                    digits_at: list[tuple[int, str]], caller_id: str | None = None) -> Sipp:
-    """Like ``call``, and at each ``(ms after answer, digits)`` the phone dials the digits (RFC 2833)."""
-    steps = ['  <nop><action><exec rtp_stream="[stream]"/></action></nop>']
+def codes_scenario(workdir: Path, call_ms: int, digits_at: list[tuple[int, str]], talk: bool = True) -> Path:
+    """caller.xml made to dial, at each ``(ms after answer, digits)``, the digits (RFC 2833), the call
+    lasting ``call_ms`` once answered; written into ``workdir``. Without ``talk`` the phone sends digits
+    only: SIPp 3.6 goes on sending its tone between the digits of a string despite the pause, in a
+    sequence of its own, which makes Asterisk report a digit ending more than once (and breaks its
+    one-touch features)."""
+    steps = ['  <nop><action><exec rtp_stream="[stream]"/></action></nop>'] if talk else []
     elapsed = 0
     for at_ms, digits in sorted(digits_at):
         steps += [f'  <pause milliseconds="{max(0, at_ms - elapsed)}"/>',
@@ -151,11 +154,20 @@ def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_m
         elapsed = at_ms + _DTMF_MS
     steps += [f'  <pause milliseconds="{max(0, call_ms - elapsed)}"/>',
               '  <nop><action><exec rtp_stream="pause"/></action></nop>']
+    if not talk:
+        steps = [step for step in steps if "rtp_stream" not in step]
     scenario = (SCENARIOS / "caller.xml").read_text()
     assert _TALK in scenario, "caller.xml's talk section changed"
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "caller-codes.xml"
     path.write_text(scenario.replace(_TALK, "\n".join(steps)))
+    return path
+
+
+def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int,
+                    digits_at: list[tuple[int, str]], caller_id: str | None = None) -> Sipp:
+    """Like ``call``, and at each ``(ms after answer, digits)`` the phone dials the digits (RFC 2833)."""
+    path = codes_scenario(workdir, call_ms, digits_at)
     return Sipp(str(path), phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": "-",
                  "trunk": "yes" if phone is TRUNK_CALLER else "no"},

@@ -24,7 +24,7 @@ from asterisk_rec.testing.sipp import (
 )
 from asterisk_rec.testing.tones import Audio, tone_share, tone_windows, windows
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records
-from tests.integration.conftest import AmiEvents, SetModes
+from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
 from tests.integration.test_call_control import finish
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +149,30 @@ async def test_the_far_end_gets_every_digit_but_the_code(records: Records, set_m
     await anyio.sleep(1)
     assert [e["Digit"] for e in ami_events.named("LabIvrDigit")] == ["1", "2", "3", "4"]
     await records.new_recording(before)
+
+
+async def test_the_code_works_in_a_call_adopted_after_a_restart(service: ServiceProcess, records: Records,
+                                                                 set_modes: SetModes, tmp_path: Path) -> None:
+    """The service is killed (-9) while Alice (on demand) talks unrecorded with Bob, and started again: it
+    adopts the call with her policy, so her code at 12 s of a 22 s call starts the recording: one file of
+    about 10 s that begins with the notice and holds both tones."""
+    await set_modes(alice="on demand")
+    before = await records.snapshot()
+    marker = service.log.read_text().count(": connected")
+    answering = answer(BOB_DESK, ulaw_tone(tmp_path / "callee.ul", CALLEE_HZ, 40), tmp_path / "callee", ring_ms=500)
+    await anyio.sleep(0.3)
+    calling = call_with_codes(ALICE_DESK, "202", ulaw_tone(tmp_path / "caller.ul", CALLER_HZ, 40),
+                              tmp_path / "caller", 22000, [(12000, CODE)])
+    with anyio.fail_after(15):
+        # The service's log is a file: poll it.
+        while service.log.read_text().count(": connected") == marker:  # noqa: ASYNC110
+            await anyio.sleep(0.1)
+    service.kill()
+    service.start()
+    service.wait_for_log("adopted (recording none)")
+    await finish(calling, answering)
+    row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+    audio = await records.new_recording(before, linked_to=row)
+    # From the code's end (12.5 s, less SIPp's scheduling) to the hangup.
+    assert 8.5 <= audio.seconds <= 10.5, audio.seconds
+    assert_notice_then_tones(audio)

@@ -61,7 +61,7 @@ def test_csv_row_reads_the_same_as_the_ami_event() -> None:
 
 
 def test_unanswered_cdr_has_no_answer_time() -> None:
-    record = from_ami({**AMI_EVENT, "AnswerTime": "", "Disposition": "NO ANSWER"}, UTC)  # type: ignore[arg-type]
+    record = from_ami({**AMI_EVENT, "AnswerTime": "", "Disposition": "NO ANSWER"}, UTC)
     assert record.answered_at is None
 
 
