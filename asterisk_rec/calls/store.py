@@ -95,8 +95,11 @@ class CallStore:
         found = await cursor.fetchone()
         assert found is not None
         for organisation_id in sorted(organisations):
-            await conn.execute("INSERT INTO call_organisations (call_id, organisation_id) VALUES (%s, %s)"
-                               " ON CONFLICT DO NOTHING", (found[0], organisation_id))
+            # The start is kept beside the organisation for Reports > Calls (newest first, by index).
+            await conn.execute("INSERT INTO call_organisations (call_id, organisation_id, started_at)"
+                               " VALUES (%s, %s, %s) ON CONFLICT (call_id, organisation_id)"
+                               " DO UPDATE SET started_at = EXCLUDED.started_at",
+                               (found[0], organisation_id, row.started_at))
 
     async def _attribute(self, conn: Connection, row: CallRow, cdrs: list[CdrRecord]
                          ) -> tuple[CallRow, set[int]]:
