@@ -16,6 +16,7 @@ from asterisk_rec.archive import cli as archive_cli
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
+from asterisk_rec.web import cli as web_cli
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one setting, e.g. --set ari.url=http://127.0.0.1:8088/")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from service.log_level)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("serve", help="run the service: the Stasis app")
+    commands.add_parser("serve", help="run the service: the Stasis app, the archive, the CDR listener, the portal")
     commands.add_parser("check", help="connect to ARI, AMI and PostgreSQL once and report")
     lab = commands.add_parser("lab", help="the Asterisk + PostgreSQL lab (needs root)")
     lab.add_argument("action", choices=["up", "down", "status", "shell", "seed"],
                      help="seed: put the lab's organisation and users in the directory (no root needed)")
     directory_cli.add_commands(commands)
     archive_cli.add_commands(commands)
+    web_cli.add_commands(commands)
     return parser
 
 
@@ -108,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lab(args.action)
         settings = load_settings(args.config, args.env_file, args.overrides)
         # Only the service logs at its configured level; one-shot commands speak through their output.
-        _setup_logging(args.log_level or (settings.service.log_level if args.command == "serve" else "WARNING"))
+        serving = args.command in ("serve", "web")
+        _setup_logging(args.log_level or (settings.service.log_level if serving else "WARNING"))
         if args.command == "check":
             return _check(settings)
         if args.command == "lab":
@@ -119,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines, status = _run_async(archive_cli.run_verify(settings, args))
             print("\n".join(lines))
             return int(status)
+        if args.command in web_cli.COMMANDS:
+            for line in _run_async(web_cli.run(settings, args)) or []:
+                print(line)
+            return 0
         if args.command in directory_cli.HANDLERS:
             for line in _run_async(directory_cli.run(settings, args)):
                 print(line)

@@ -139,6 +139,29 @@ class CdrSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # The portal and the API. `asterisk-rec serve` runs them beside the call service unless enabled is
+    # false; `asterisk-rec web` runs them alone (more of them behind a load balancer, if need be).
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Signs the session cookies. Empty: one is made at first start and kept in the database, so that
+    # every web process shares it and sessions outlive restarts.
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    # Send the session cookie over HTTPS only (set this behind a TLS proxy).
+    secure_cookies: bool = False
+    session_hours: float = 12.0
+    # Rows per page in Reports > Calls (the API's page_size may ask for up to 200).
+    page_size: int = 25
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"web.port {self.port}: not a port number")
+        if not 1 <= self.page_size <= 200:
+            raise ConfigError(f"web.page_size {self.page_size}: between 1 and 200")
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -147,6 +170,7 @@ class Settings:
     calls: CallSettings = field(default_factory=CallSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     cdr: CdrSettings = field(default_factory=CdrSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}
@@ -159,6 +183,14 @@ def env_name(section: str, key: str) -> str:
 def _convert(value: Any, to: Any, where: str) -> Any:
     if to is Secret:
         return value if isinstance(value, Secret) else Secret(str(value))
+    if to is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "yes", "1", "on"):
+            return True
+        if str(value).lower() in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if to is int:
         try:
             return int(value)
@@ -182,6 +214,7 @@ SECTIONS: dict[str, type] = {
     "calls": CallSettings,
     "archive": ArchiveSettings,
     "cdr": CdrSettings,
+    "web": WebSettings,
 }
 
 

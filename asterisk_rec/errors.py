@@ -63,3 +63,11 @@ class NotFound(AsteriskRecError):
 
 class Conflict(AsteriskRecError):
     error_id = "conflict"
+
+
+class Unauthenticated(AsteriskRecError):
+    error_id = "unauthenticated"
+
+
+class Forbidden(AsteriskRecError):
+    error_id = "forbidden"

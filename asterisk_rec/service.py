@@ -25,6 +25,7 @@ from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
 from asterisk_rec.store.migrate import migrate
+from asterisk_rec.web.app import run_web
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ async def serve(settings: Settings) -> None:
             tasks.start_soon(ingest.run)
             tasks.start_soon(archiver.run)
             tasks.start_soon(report, ingest, archiver)
+            if settings.web.enabled:
+                tasks.start_soon(run_web, settings, db)
             control = CallControl(None, settings.ari.app)
             ledger = CallLedger(calls, recordings, archiver, tasks)
             app = StasisApp(control, directory, settings.calls, ledger, tasks)

@@ -84,6 +84,9 @@ class RecordingStore:
             assert row is not None
             await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
                                " ON CONFLICT DO NOTHING", (row[0], parsed.organisation_id))
+            # Reports > Calls' "recorded only" reads this flag beside the call.
+            await conn.execute("UPDATE call_organisations co SET recorded = true FROM calls c"
+                               " WHERE c.id = co.call_id AND c.call_id = %s", (parsed.call_id,))
 
     async def unfinished(self, older_than_seconds: float) -> list[str]:
         """Recordings the app started that are neither stored nor discarded."""

@@ -95,11 +95,17 @@ class CallStore:
         found = await cursor.fetchone()
         assert found is not None
         for organisation_id in sorted(organisations):
-            # The start is kept beside the organisation for Reports > Calls (newest first, by index).
-            await conn.execute("INSERT INTO call_organisations (call_id, organisation_id, started_at)"
-                               " VALUES (%s, %s, %s) ON CONFLICT (call_id, organisation_id)"
-                               " DO UPDATE SET started_at = EXCLUDED.started_at",
-                               (found[0], organisation_id, row.started_at))
+            # What Reports > Calls filters on is kept beside the organisation (one index answers a page).
+            await conn.execute(
+                "INSERT INTO call_organisations (call_id, organisation_id, started_at, direction, caller, callee,"
+                " caller_user_id, callee_user_id, recorded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
+                " EXISTS (SELECT 1 FROM recordings WHERE call_id = %s AND state = 'stored'))"
+                " ON CONFLICT (call_id, organisation_id) DO UPDATE SET started_at = EXCLUDED.started_at,"
+                " direction = EXCLUDED.direction, caller = EXCLUDED.caller, callee = EXCLUDED.callee,"
+                " caller_user_id = EXCLUDED.caller_user_id, callee_user_id = EXCLUDED.callee_user_id,"
+                " recorded = EXCLUDED.recorded",
+                (found[0], organisation_id, row.started_at, row.direction, row.caller, row.callee,
+                 row.caller_user_id, row.callee_user_id, row.call_id))
 
     async def _attribute(self, conn: Connection, row: CallRow, cdrs: list[CdrRecord]
                          ) -> tuple[CallRow, set[int]]:

@@ -3,11 +3,14 @@ skip, so a CI run without a lab is red."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -18,8 +21,10 @@ from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.errors import Conflict
 from asterisk_rec.lab import LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
+from asterisk_rec.web.accounts import AccountStore
 from tests.integration.calls import Records
 
 
@@ -105,7 +110,8 @@ def service(settings: Settings, lab_env_file: Path,
     process = ServiceProcess(
         [*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6",
          # Faults are retried sooner than in production, so the fault tests stay short.
-         "--set", "archive.sweep_seconds=2", "--set", "archive.retry_max_seconds=5", "serve"],
+         "--set", "archive.sweep_seconds=2", "--set", "archive.retry_max_seconds=5",
+         "--set", f"web.port={PORTAL_PORT}", "serve"],
         tmp_path_factory.mktemp("service") / "service.log")
     process.start()
     if "while the app was away" in process.log.read_text():
@@ -119,6 +125,53 @@ def service(settings: Settings, lab_env_file: Path,
 
 
 SetModes = Callable[..., Awaitable[None]]
+PORTAL_PORT = 18080
+OTHER_ORGANISATION = "portal-other"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    password: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Portal:
+    """The running service's portal, and accounts on it: the lab organisation's admin, a plain user (Bob,
+    202) and the admin of another organisation."""
+
+    url: str
+    admin: Login
+    bob: Login
+    other_admin: Login
+
+    def api(self, login: Login) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {login.token}"}, timeout=10)
+
+
+@pytest.fixture(scope="session")
+async def portal(settings: Settings, service: ServiceProcess) -> AsyncIterator[Portal]:
+    run = uuid.uuid4().hex[:8]
+    async with Database(settings.database, max_size=2) as db:
+        directory, accounts = DirectoryStore(db), AccountStore(db)
+        with contextlib.suppress(Conflict):
+            await directory.add_organisation(OTHER_ORGANISATION, language="en")
+
+        async def login(org: str, name: str, role: str, extension: str | None = None) -> Login:
+            email = f"{name}-{run}@portal.example"
+            await accounts.add(org, email, name, role, PASSWORD, extension, "en")
+            return Login(email, PASSWORD, await accounts.issue_token(email, "tests"))
+
+        made = Portal(f"http://127.0.0.1:{PORTAL_PORT}", await login(LAB_ORGANISATION, "admin", "admin"),
+                      await login(LAB_ORGANISATION, "bob", "user", "202"),
+                      await login(OTHER_ORGANISATION, "other", "admin"))
+        try:
+            yield made
+        finally:
+            async with db.pool.connection() as conn:
+                await conn.execute("DELETE FROM accounts WHERE email LIKE %s", (f"%-{run}@portal.example",))
 
 
 @pytest.fixture

@@ -115,3 +115,15 @@ def test_recording_method_is_checked(tmp_path: Path) -> None:
                          environ={}).calls.recording_method == "bridge"
     with pytest.raises(ConfigError, match=r"calls\.recording_method 'mixer'"):
         load_settings(write(tmp_path / "c.toml", '[calls]\nrecording_method = "mixer"\n'), environ={})
+
+
+def test_web_settings_take_booleans_and_refuse_bad_ports(tmp_path: Path) -> None:
+    """web.enabled and web.secure_cookies read true/false from TOML and yes/no from the environment; a port
+    out of range or a word that is not a yes or no is refused, naming the setting."""
+    settings = load_settings(write(tmp_path / "c.toml", "[web]\nenabled = false\nport = 9000\n"),
+                             environ={"ASTERISK_REC_WEB_SECURE_COOKIES": "yes"})
+    assert (settings.web.enabled, settings.web.port, settings.web.secure_cookies) == (False, 9000, True)
+    with pytest.raises(ConfigError, match=r"web\.port"):
+        load_settings(write(tmp_path / "p.toml", "[web]\nport = 70000\n"), environ={})
+    with pytest.raises(ConfigError, match="ASTERISK_REC_WEB_ENABLED"):
+        load_settings(write(tmp_path / "e.toml", ""), environ={"ASTERISK_REC_WEB_ENABLED": "perhaps"})

@@ -1,0 +1,91 @@
+"""Who is asking: a portal session (a signed cookie holding the account id and a CSRF token) or an API
+token (``Authorization: Bearer``)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from asterisk_rec.config import Settings
+from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
+from asterisk_rec.web.accounts import Account, AccountStore
+from asterisk_rec.web.audit import AuditLog
+from asterisk_rec.web.services import CallsService, RecordingSettingsService
+
+SESSION_ACCOUNT = "account_id"
+SESSION_CSRF = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What the handlers use, made once per process."""
+
+    settings: Settings
+    accounts: AccountStore
+    audit: AuditLog
+    calls: CallsService
+    recording_settings: RecordingSettingsService
+
+    @property
+    def archive_root(self) -> Path:
+        return Path(self.settings.archive.root)
+
+
+def context(request: Request) -> WebContext:
+    found: WebContext = request.app.state.context
+    return found
+
+
+def remote_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use; forms carry it back."""
+    token = request.session.get(SESSION_CSRF)
+    if not token:
+        token = request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf(request: Request, given: str | None) -> None:
+    expected = request.session.get(SESSION_CSRF)
+    if not expected or not given or not hmac.compare_digest(str(expected), given):
+        raise Forbidden("the form is stale or did not come from this portal: reload the page and try again")
+
+
+async def session_account(request: Request) -> Account | None:
+    account_id = request.session.get(SESSION_ACCOUNT)
+    if not isinstance(account_id, int):
+        return None
+    try:
+        return await context(request).accounts.by_id(account_id)
+    except NotFound:
+        request.session.clear()
+        return None
+
+
+async def api_account(request: Request) -> Account:
+    """The account of the API token, or of the portal session (unsafe methods then need the CSRF header)."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return await context(request).accounts.by_token(token.strip())
+    account = await session_account(request)
+    if account is None:
+        raise Unauthenticated("log in, or send an API token: Authorization: Bearer <token>")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf(request, request.headers.get(CSRF_HEADER))
+    return account
+
+
+def log_in(request: Request, account: Account) -> None:
+    request.session.clear()  # a new session at every login: nothing carried over from before
+    request.session[SESSION_ACCOUNT] = account.id
+    csrf_token(request)

@@ -1,0 +1,197 @@
+"""The portal's pages (jinja2, server-rendered): log in and out, Reports > Calls with play and download,
+Settings > Call recording, the audit log. Thin handlers over the same services as the API; every form
+carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from asterisk_rec.errors import AsteriskRecError, InvalidInput, Unauthenticated
+from asterisk_rec.web import call_query
+from asterisk_rec.web.accounts import Account
+from asterisk_rec.web.api import MAX_ID, recording_response
+from asterisk_rec.web.auth import CSRF_FIELD, check_csrf, context, csrf_token, log_in, remote_address, session_account
+from asterisk_rec.web.i18n import LANGUAGES, translator
+from asterisk_rec.web.services import only_admins
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
+
+
+class LoginRequired(Exception):
+    """A page asked for without a session: to the login page, then back."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def language(request: Request, account: Account | None) -> str:
+    chosen = request.session.get("language")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return account.language if account else "nl"
+
+
+def render(request: Request, template: str, account: Account | None, status_code: int = 200,
+           **values: Any) -> Response:
+    lang = language(request, account)
+    zone = ZoneInfo(account.time_zone) if account else None
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment and zone else ""
+
+    return templates.TemplateResponse(request, template, {
+        "account": account, "t": translator(lang), "lang": lang, "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(request), "local": local, "path": request.url.path, **values,
+    }, status_code=status_code)
+
+
+async def page_account(request: Request) -> Account:
+    account = await session_account(request)
+    if account is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return account
+
+
+def _safe_next(next_url: str | None) -> str:
+    """Only a path of this portal: never a redirect elsewhere."""
+    if next_url and next_url.startswith("/") and not next_url.startswith("//") and "\\" not in next_url:
+        return next_url
+    return "/reports/calls"
+
+
+@router.get("/")
+async def home() -> Response:
+    return RedirectResponse("/reports/calls", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request, csrf: Csrf, email: Annotated[str, Form(max_length=320)],
+                password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    try:
+        account = await context(request).accounts.authenticate(email, password)
+    except Unauthenticated as err:
+        return render(request, "login.html", None, status_code=401, next=_safe_next(next), error=err.message,
+                      email=email)
+    log_in(request, account)
+    await context(request).audit.write(account, account.organisation_id, "login",
+                                       remote_address=remote_address(request))
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: Csrf) -> Response:
+    check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/language/{lang}")
+async def choose_language(request: Request, lang: str, next: str | None = None) -> Response:
+    if lang not in LANGUAGES:
+        raise InvalidInput(f"language {lang!r}: expected nl or en")
+    request.session["language"] = lang
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.get("/reports/calls")
+async def calls_page(request: Request, since: str | None = None, until: str | None = None,
+                     user: str | None = None, number: str | None = None, direction: str | None = None,
+                     recorded: str | None = None, page: str = "1") -> Response:
+    account = await page_account(request)
+    web = context(request)
+    filters = {"since": since or "", "until": until or "", "user": user or "", "number": number or "",
+               "direction": direction or "", "recorded": "1" if recorded else ""}
+    users = await web.recording_settings.users(account) if account.is_admin else []
+    error = None
+    found = None
+    try:
+        if not page.isdigit():
+            raise InvalidInput(f"page {page!r}: expected a number")
+        user_id = await web.calls.user_id(account, user) if user and account.is_admin else None
+        query = call_query.CallQuery(
+            since=call_query.day(since, "from"), until=call_query.day(until, "to"), user_id=user_id,
+            number=number or None, direction=call_query.direction(direction), recorded_only=bool(recorded),
+            page=int(page), page_size=web.settings.web.page_size)
+        found = await web.calls.page(account, query)
+    except AsteriskRecError as err:
+        error = err.message
+
+    def page_url(number_of_page: int) -> str:
+        return "/reports/calls?" + urlencode({**{k: v for k, v in filters.items() if v}, "page": number_of_page})
+
+    return render(request, "calls.html", account, status_code=400 if error else 200, found=found, filters=filters,
+                  users=users, error=error, page_url=page_url)
+
+
+def _call_id(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+        raise InvalidInput(f"call {value!r}: expected a call's number")
+    return int(value)
+
+
+@router.get("/reports/calls/{call_id}/recording")
+async def recording(request: Request, call_id: str, download: str | None = None) -> Response:
+    account = await page_account(request)
+    return await recording_response(request, account, _call_id(call_id), bool(download))
+
+
+@router.post("/reports/calls/{call_id}/legal-hold")
+async def legal_hold(request: Request, call_id: str, csrf: Csrf, hold: Annotated[str, Form()]) -> Response:
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    await context(request).calls.set_legal_hold(account, _call_id(call_id), hold == "1", remote_address(request))
+    return RedirectResponse(request.headers.get("referer") or "/reports/calls", status_code=303)
+
+
+@router.get("/settings/recording")
+async def recording_settings(request: Request) -> Response:
+    account = await page_account(request)
+    only_admins(account)
+    everyone = await context(request).recording_settings.users(account)
+    return render(request, "recording_settings.html", account,
+                  recorded=[u for u in everyone if u.recording_mode.value != "off"],
+                  candidates=[u for u in everyone if u.recording_mode.value == "off"])
+
+
+@router.post("/settings/recording")
+async def add_recorded_user(request: Request, csrf: Csrf, extension: Annotated[str, Form(max_length=20)],
+                            mode: Annotated[str, Form(max_length=20)]) -> Response:
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    if mode not in ("always", "on_demand"):
+        raise InvalidInput(f"recording {mode!r}: expected always or on demand")
+    await context(request).recording_settings.set_mode(account, extension, mode, remote_address(request))
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
+@router.post("/settings/recording/{extension}/remove")
+async def remove_recorded_user(request: Request, extension: str, csrf: Csrf) -> Response:
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    await context(request).recording_settings.set_mode(account, extension, "off", remote_address(request))
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
+@router.get("/settings/audit")
+async def audit_page(request: Request, page: str = "1") -> Response:
+    account = await page_account(request)
+    only_admins(account)
+    number = int(page) if page.isdigit() and 1 <= int(page) <= call_query.MAX_PAGE else 1
+    entries = await context(request).audit.entries(account.organisation_id, 50, (number - 1) * 50)
+    return render(request, "audit.html", account, entries=entries, page=number)

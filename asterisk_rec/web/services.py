@@ -1,0 +1,175 @@
+"""What the portal and the API do, for an account, whichever way they are asked: find calls, hand out a
+recording (audited), put it under legal hold, and change who is recorded. An admin sees their
+organisation; a user their own calls; anything else is "not found", never "forbidden", so ids of other
+organisations' calls give nothing away."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from psycopg.rows import dict_row
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.directory.models import RecordingMode, User
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.errors import Forbidden, InvalidInput, NotFound
+from asterisk_rec.web.accounts import Account
+from asterisk_rec.web.audit import AuditLog
+from asterisk_rec.web.call_query import CALL_COLUMNS, CALL_JOINS, CallQuery, download_name, page_sql
+
+MEDIA_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav"}
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    id: int
+    call_id: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    direction: str | None
+    caller: str | None
+    callee: str | None
+    caller_name: str | None
+    callee_name: str | None
+    disposition: str | None
+    recording_id: int | None
+    format: str | None
+    duration_seconds: float | None
+    size_bytes: int | None
+    legal_hold: bool | None
+    path: str | None
+
+    @property
+    def recorded(self) -> bool:
+        return self.recording_id is not None
+
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.answered_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class CallPage:
+    calls: list[CallEntry]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    path: Path
+    media_type: str
+    download_name: str
+    call: CallEntry
+
+
+def only_admins(account: Account) -> None:
+    if not account.is_admin:
+        raise Forbidden("only the organisation's admins may do this")
+
+
+class CallsService:
+    def __init__(self, db: Database, audit: AuditLog, archive_root: Path) -> None:
+        self.db = db
+        self.audit = audit
+        self.archive_root = archive_root.resolve()
+
+    @staticmethod
+    def _scope(account: Account) -> int | None:
+        """A plain user sees the calls of their directory user only (none, if it was removed)."""
+        return None if account.is_admin else (account.user_id or -1)
+
+    async def page(self, account: Account, query: CallQuery) -> CallPage:
+        sql, params = page_sql(query, account.organisation_id, ZoneInfo(account.time_zone), self._scope(account))
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(sql.encode(), params)
+            rows = await cur.fetchall()
+        calls = [CallEntry(**row) for row in rows[:query.page_size]]
+        return CallPage(calls, query.page, query.page_size, len(rows) > query.page_size)
+
+    async def call(self, account: Account, call_id: int) -> CallEntry:
+        where = "co.organisation_id = %(org)s AND c.id = %(id)s"
+        params: dict[str, Any] = {"org": account.organisation_id, "id": call_id}
+        if (scope := self._scope(account)) is not None:
+            where += " AND (c.caller_user_id = %(scope)s OR c.callee_user_id = %(scope)s)"
+            params["scope"] = scope
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(f"SELECT {CALL_COLUMNS} FROM call_organisations co {CALL_JOINS} WHERE {where}".encode(),
+                              params)
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"no call {call_id}")
+        return CallEntry(**row)
+
+    async def user_id(self, account: Account, extension: str) -> int:
+        """The organisation's user with this extension (a filter of Reports > Calls)."""
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT id FROM users WHERE organisation_id = %s AND extension = %s",
+                                        (account.organisation_id, extension))
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFound(f"no user with extension {extension}")
+        return int(row[0])
+
+    async def recording(self, account: Account, call_id: int, *, download: bool, remote_address: str,
+                        audit: bool = True) -> RecordingFile:
+        """The call's archived file, written to the audit log (if ``audit``) as listened to or downloaded."""
+        call = await self.call(account, call_id)
+        if call.recording_id is None or call.path is None or call.format is None:
+            raise NotFound(f"call {call_id} has no recording")
+        path = (self.archive_root / call.path).resolve()
+        if not path.is_relative_to(self.archive_root) or not path.is_file():
+            raise NotFound(f"the recording of call {call_id} is missing from the archive")
+        if audit:
+            await self.audit.write(account, account.organisation_id, "download" if download else "listen",
+                                   f"call {call_id}", {"recording_id": call.recording_id}, remote_address)
+        return RecordingFile(path, MEDIA_TYPES.get(call.format, "application/octet-stream"),
+                             download_name(call.started_at, call.caller, call.callee, call.format,
+                                           ZoneInfo(account.time_zone)), call)
+
+    async def set_legal_hold(self, account: Account, call_id: int, hold: bool, remote_address: str) -> CallEntry:
+        """A recording under legal hold is never purged; putting and lifting it are audited."""
+        only_admins(account)
+        call = await self.call(account, call_id)
+        if call.recording_id is None:
+            raise NotFound(f"call {call_id} has no recording")
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE recordings SET legal_hold = %s WHERE id = %s", (hold, call.recording_id))
+        await self.audit.write(account, account.organisation_id, "legal_hold" if hold else "legal_hold_released",
+                               f"call {call_id}", {"recording_id": call.recording_id}, remote_address)
+        return await self.call(account, call_id)
+
+
+class RecordingSettingsService:
+    """Settings > Call recording: who in the organisation is recorded, and how."""
+
+    def __init__(self, directory: DirectoryStore, audit: AuditLog) -> None:
+        self.directory = directory
+        self.audit = audit
+
+    async def users(self, account: Account) -> list[User]:
+        only_admins(account)
+        return await self.directory.users(account.organisation_name)
+
+    async def recorded(self, account: Account) -> list[User]:
+        return [u for u in await self.users(account) if u.recording_mode is not RecordingMode.OFF]
+
+    async def set_mode(self, account: Account, extension: str, mode: str, remote_address: str) -> User:
+        """``+`` (always or on demand) and ``x`` (off) in Settings."""
+        only_admins(account)
+        if mode not in ("always", "on_demand", "off"):
+            raise InvalidInput(f"recording {mode!r}: expected always, on_demand or off")
+        before = await self.directory.user(account.organisation_name, extension)
+        user = await self.directory.set_recording(account.organisation_name, extension, mode)
+        await self.audit.write(account, account.organisation_id, "recording_set", f"user {extension}",
+                               {"from": before.recording_mode.value, "to": user.recording_mode.value},
+                               remote_address)
+        return user
