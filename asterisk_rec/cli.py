@@ -16,6 +16,7 @@ from asterisk_rec.archive import cli as archive_cli
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
+from asterisk_rec.retention import cli as retention_cli
 from asterisk_rec.web import cli as web_cli
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     directory_cli.add_commands(commands)
     archive_cli.add_commands(commands)
     web_cli.add_commands(commands)
+    retention_cli.add_commands(commands)
     return parser
 
 
@@ -122,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines, status = _run_async(archive_cli.run_verify(settings, args))
             print("\n".join(lines))
             return int(status)
+        if args.command in retention_cli.COMMANDS:
+            for line in _run_async(retention_cli.run(settings, args)):
+                print(line)
+            return 0
         if args.command in web_cli.COMMANDS:
             for line in _run_async(web_cli.run(settings, args)) or []:
                 print(line)

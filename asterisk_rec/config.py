@@ -162,6 +162,64 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    # The periods an organisation may choose, in days, each with its price per recorded user per month:
+    # "days:price, ..." (MiFID II firms keep 5 or 7 years: 1825 and 2555 days).
+    periods: str = "30:1.50, 90:2.50, 180:3.50, 365:5.00, 1825:9.00, 2555:11.00"
+    currency: str = "EUR"
+    # How often the service purges recordings past their period; 0: never (`asterisk-rec purge`, run by
+    # the systemd timer, does it).
+    purge_every_hours: float = 24.0
+
+    def __post_init__(self) -> None:
+        self.offered  # noqa: B018 (checks the list once, when the settings are read)
+
+    @property
+    def offered(self) -> dict[int, float]:
+        """Days -> price per recorded user per month."""
+        offered: dict[int, float] = {}
+        for item in self.periods.split(","):
+            days, sep, price = item.strip().partition(":")
+            try:
+                if not sep or int(days) < 1 or float(price) < 0:
+                    raise ValueError
+                offered[int(days)] = float(price)
+            except ValueError:
+                raise ConfigError(f"retention.periods: {item.strip()!r} is not days:price, e.g. 90:2.50") from None
+        return dict(sorted(offered.items()))
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    # The SMTP server the service sends its e-mail through (bulk download links).
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    user: str = ""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    sender: str = "asterisk-rec@localhost"
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    # Where bulk downloads (ZIP files) are built and kept until their links expire.
+    root: str = "/var/lib/asterisk-rec/exports"
+    # A ZIP file is closed when the next recording would take it past this size (bytes).
+    split_bytes: int = 1024 * 1024 * 1024
+    # How long a download link works; the files are removed when it expires.
+    link_days: float = 7.0
+    # The portal's address as the e-mail's reader reaches it (the links point there).
+    portal_url: str = "http://127.0.0.1:8080"
+    # How often the service looks for new export requests and expired exports.
+    poll_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.split_bytes < 1024:
+            raise ConfigError(f"export.split_bytes {self.split_bytes}: at least 1024")
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -171,6 +229,9 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     cdr: CdrSettings = field(default_factory=CdrSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}
@@ -215,6 +276,9 @@ SECTIONS: dict[str, type] = {
     "archive": ArchiveSettings,
     "cdr": CdrSettings,
     "web": WebSettings,
+    "retention": RetentionSettings,
+    "mail": MailSettings,
+    "export": ExportSettings,
 }
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
+import psycopg
 
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
@@ -20,12 +22,13 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.calls.ingest import CdrIngest
 from asterisk_rec.calls.store import CallStore
-from asterisk_rec.config import Settings
+from asterisk_rec.config import RetentionSettings, Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
+from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.store.migrate import migrate
-from asterisk_rec.web.app import run_web
+from asterisk_rec.web.app import run_web, web_context
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +70,28 @@ async def serve(settings: Settings) -> None:
             tasks.start_soon(ingest.run)
             tasks.start_soon(archiver.run)
             tasks.start_soon(report, ingest, archiver)
+            web, secret = await web_context(settings, db)
             if settings.web.enabled:
-                tasks.start_soon(run_web, settings, db)
+                tasks.start_soon(run_web, web, secret)
+            tasks.start_soon(web.exports.run)
+            if settings.retention.purge_every_hours > 0:
+                tasks.start_soon(purge_every, web.retention, Path(settings.archive.root), settings.retention)
             control = CallControl(None, settings.ari.app)
             ledger = CallLedger(calls, recordings, archiver, tasks)
             app = StasisApp(control, directory, settings.calls, ledger, tasks)
             await keep_connected(settings, app)
+
+
+async def purge_every(retention: RetentionService, archive_root: Path, settings: RetentionSettings) -> None:
+    """Deletes the recordings past their retention period, a minute after start and then every
+    ``retention.purge_every_hours``."""
+    await anyio.sleep(60)
+    while True:
+        try:
+            await retention.purge(archive_root)
+        except (AsteriskRecError, OSError, psycopg.Error) as err:
+            log.error("purge failed: %s; trying again at the next round", err)
+        await anyio.sleep(settings.purge_every_hours * 3600)
 
 
 async def report(ingest: CdrIngest, archiver: Archiver) -> None:

@@ -279,7 +279,8 @@ EOF
 
 install_service() {
     id asterisk-rec >/dev/null 2>&1 || useradd --system --home /var/lib/asterisk-rec --create-home asterisk-rec
-    install -d -o asterisk-rec -g asterisk-rec /var/lib/asterisk-rec /var/lib/asterisk-rec/archive
+    install -d -o asterisk-rec -g asterisk-rec /var/lib/asterisk-rec /var/lib/asterisk-rec/archive \
+        /var/lib/asterisk-rec/exports
     # To read Asterisk's CDR file (recovering CDRs missed over AMI).
     usermod -a -G asterisk asterisk-rec
     [ -d /opt/asterisk-rec/venv ] || python3 -m venv /opt/asterisk-rec/venv
@@ -302,7 +303,33 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target
 EOF
+    # The purge also runs daily from a timer: recordings past their period go even if the service is
+    # restarted often (the service purges too; a second run finds nothing left to do).
+    put /etc/systemd/system/asterisk-rec-purge.service <<EOF
+[Unit]
+Description=asterisk-rec: delete recordings past their retention period
+After=postgresql.service
+
+[Service]
+Type=oneshot
+User=asterisk-rec
+EnvironmentFile=$ENV_FILE
+ExecStart=/opt/asterisk-rec/venv/bin/asterisk-rec --config $ENV_DIR/asterisk-rec.toml purge
+EOF
+    put /etc/systemd/system/asterisk-rec-purge.timer <<EOF
+[Unit]
+Description=asterisk-rec: the daily purge
+
+[Timer]
+OnCalendar=*-*-* 03:30:00
+RandomizedDelaySec=30min
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+EOF
     systemctl daemon-reload
+    systemctl enable --now asterisk-rec-purge.timer
     systemctl enable asterisk.service asterisk-rec.service
     systemctl restart asterisk.service
     systemctl restart asterisk-rec.service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -17,3 +18,9 @@ def archive_path(root: Path, organisation_id: int, day: date, call_id: str, exte
     if not _EXTENSION.fullmatch(extension):
         raise ValueError(f"not a file extension: {extension!r}")
     return root / str(organisation_id) / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{call_id}.{extension}"
+
+
+def inside_archive(root: Path, relative: str) -> Path | None:
+    """The archived file a row names, if that name stays inside the archive (a ``../`` reaches nothing)."""
+    target = Path(os.path.normpath(root / relative))
+    return target if relative and target.is_relative_to(os.path.normpath(root)) else None

@@ -4,7 +4,7 @@ handlers over the services; its OpenAPI description is at /api/openapi.json."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -13,10 +13,15 @@ from pydantic import BaseModel, Field
 
 from asterisk_rec.calls.summary import Direction
 from asterisk_rec.directory.models import User
+from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.web.accounts import Account
 from asterisk_rec.web.auth import api_account, context, remote_address
 from asterisk_rec.web.call_query import MAX_PAGE, MAX_PAGE_SIZE, CallQuery
 from asterisk_rec.web.services import CallEntry, only_admins
+
+if TYPE_CHECKING:
+    from asterisk_rec.export.service import Export
+    from asterisk_rec.retention.service import Retention
 
 MAX_ID = 2**63 - 1
 
@@ -217,3 +222,112 @@ async def audit(request: Request, account: CurrentAccount,
     zone = ZoneInfo(account.time_zone)
     return [AuditOut(at=e.at.astimezone(zone), actor=e.actor, action=e.action, subject=e.subject,
                      details=e.details, remote_address=e.remote_address) for e in entries]
+
+
+class PeriodOut(BaseModel):
+    days: int
+    price_per_user: float
+
+
+class RetentionOut(BaseModel):
+    days: int
+    offered: list[PeriodOut]
+    currency: str
+    recorded_users: int
+    monthly_cost: float
+    bulk_download: bool
+    bulk_download_refusal: str | None
+
+
+class RetentionIn(BaseModel):
+    days: int = Field(ge=1, le=100_000)
+    confirm: bool = Field(False, description="needed when the period gets shorter (recordings will go)")
+
+
+class BulkDownloadIn(BaseModel):
+    on: bool
+
+
+class StatementOut(BaseModel):
+    month: str
+    users: list[dict[str, str]]
+    price_per_user: float
+    currency: str
+    total: float
+
+
+class ExportIn(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
+    extensions: list[Annotated[str, Field(pattern=r"^\d{2,10}$")]] = Field(default=[], max_length=1000)
+
+
+class ExportOut(BaseModel):
+    id: int
+    month: str
+    extensions: list[str]
+    state: str
+    files_total: int
+    files_done: int
+    links: list[str] = Field(description="one per ZIP file, for the requester only, once done")
+    expires_at: datetime | None
+    error: str | None
+
+
+def retention_out(current: Retention) -> RetentionOut:
+    offered = [PeriodOut(days=days, price_per_user=price) for days, price in current.offered.items()]
+    return RetentionOut(days=current.days, offered=offered, currency=current.currency,
+                        recorded_users=current.recorded_users, monthly_cost=current.monthly_cost,
+                        bulk_download=current.bulk_download, bulk_download_refusal=current.bulk_download_refusal)
+
+
+def export_out(request: Request, account: Account, export: Export) -> ExportOut:
+    exports = context(request).exports
+    mine = export.state == "done" and export.account_id == account.id
+    return ExportOut(id=export.id, month=f"{export.month:%Y-%m}", extensions=export.extensions, state=export.state,
+                     files_total=export.files_total, files_done=export.files_done,
+                     links=[exports.link(export, p["name"]) for p in export.parts] if mine else [],
+                     expires_at=export.expires_at, error=export.error)
+
+
+@router.get("/retention", summary="The retention period, its cost, and the bulk download switch (admins)")
+async def retention(request: Request, account: CurrentAccount) -> RetentionOut:
+    only_admins(account)
+    return retention_out(await context(request).retention.retention(account.organisation_name))
+
+
+@router.put("/retention", summary="Choose the retention period (admins); a shorter one needs confirm",
+            responses={409: {"model": ErrorOut, "description": "Recordings would go: confirm"}})
+async def set_retention(request: Request, account: CurrentAccount, body: RetentionIn) -> RetentionOut:
+    only_admins(account)
+    return retention_out(await context(request).retention.set_period(
+        account, account.organisation_name, body.days, body.confirm, remote_address(request)))
+
+
+@router.put("/bulk-download", summary="Switch bulk download on or off (admins; 180 days or more)")
+async def set_bulk_download(request: Request, account: CurrentAccount, body: BulkDownloadIn) -> RetentionOut:
+    only_admins(account)
+    return retention_out(await context(request).retention.set_bulk_download(
+        account, account.organisation_name, body.on, remote_address(request)))
+
+
+@router.get("/statement", summary="The month's statement: recorded users and the total (admins)")
+async def statement(request: Request, account: CurrentAccount,
+                    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]) -> StatementOut:
+    only_admins(account)
+    found = await context(request).retention.statement(account.organisation_name, parse_month(month))
+    return StatementOut(month=f"{found.month:%Y-%m}", users=[{"extension": u.extension, "name": u.name}
+                                                             for u in found.lines],
+                        price_per_user=found.price_per_user, currency=found.currency, total=found.total)
+
+
+@router.post("/exports", summary="Ask for a month's recordings as ZIP files, mailed as links (admins)",
+             status_code=202)
+async def request_export(request: Request, account: CurrentAccount, body: ExportIn) -> ExportOut:
+    created = await context(request).exports.request(account, parse_month(body.month), body.extensions,
+                                                     remote_address(request))
+    return export_out(request, account, created)
+
+
+@router.get("/exports", summary="The organisation's bulk downloads, newest first (admins)")
+async def exports(request: Request, account: CurrentAccount) -> list[ExportOut]:
+    return [export_out(request, account, e) for e in await context(request).exports.exports(account)]

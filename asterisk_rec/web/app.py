@@ -21,6 +21,9 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AsteriskRecError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from asterisk_rec.export.service import ExportService
+from asterisk_rec.mail.mailer import Mailer
+from asterisk_rec.retention.service import ConfirmationNeeded, RetentionService
 from asterisk_rec.web import api, portal
 from asterisk_rec.web.accounts import AccountStore
 from asterisk_rec.web.audit import AuditLog
@@ -29,7 +32,8 @@ from asterisk_rec.web.services import CallsService, RecordingSettingsService
 
 log = logging.getLogger(__name__)
 
-STATUS = {InvalidInput: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+STATUS: dict[type[AsteriskRecError], int] = {InvalidInput: 400, Unauthenticated: 401, Forbidden: 403,
+                                              NotFound: 404, Conflict: 409, ConfirmationNeeded: 409}
 HTTP_ERROR_IDS = {404: "not_found", 405: "method_not_allowed", 400: "invalid_input"}
 
 
@@ -101,11 +105,16 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
 
 
 async def web_context(settings: Settings, db: Database) -> tuple[WebContext, str]:
+    """The services of the portal, the API and the background jobs, and the key that signs sessions and
+    download links."""
     accounts = AccountStore(db)
     audit = AuditLog(db)
-    web = WebContext(settings, accounts, audit, CallsService(db, audit, Path(settings.archive.root)),
-                     RecordingSettingsService(DirectoryStore(db), audit))
     secret = settings.web.secret_key.reveal() or await accounts.session_secret()
+    archive_root = Path(settings.archive.root)
+    retention = RetentionService(db, audit, settings.retention)
+    exports = ExportService(db, audit, retention, Mailer(settings.mail), settings.export, archive_root, secret)
+    web = WebContext(settings, accounts, audit, CallsService(db, audit, archive_root),
+                     RecordingSettingsService(DirectoryStore(db), audit), retention, exports)
     return web, secret
 
 
@@ -116,9 +125,9 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def run_web(settings: Settings, db: Database) -> None:
+async def run_web(web: WebContext, secret: str) -> None:
     """Serves the portal and the API until cancelled (with the process)."""
-    web, secret = await web_context(settings, db)
+    settings = web.settings
     config = uvicorn.Config(create_app(web, secret), host=settings.web.host, port=settings.web.port,
                             log_config=None, lifespan="off", server_header=False)
     log.info("portal and API on http://%s:%d/", settings.web.host, settings.web.port)

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -15,6 +16,10 @@ from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
 from asterisk_rec.web.accounts import Account, AccountStore
 from asterisk_rec.web.audit import AuditLog
 from asterisk_rec.web.services import CallsService, RecordingSettingsService
+
+if TYPE_CHECKING:
+    from asterisk_rec.export.service import ExportService
+    from asterisk_rec.retention.service import RetentionService
 
 SESSION_ACCOUNT = "account_id"
 SESSION_CSRF = "csrf"
@@ -31,6 +36,8 @@ class WebContext:
     audit: AuditLog
     calls: CallsService
     recording_settings: RecordingSettingsService
+    retention: RetentionService
+    exports: ExportService
 
     @property
     def archive_root(self) -> Path:

@@ -121,18 +121,18 @@ async def _calls(web: WebContext, a: argparse.Namespace) -> list[str]:
 
 
 @asynccontextmanager
-async def _web(settings: Settings) -> AsyncIterator[tuple[Database, WebContext]]:
+async def _web(settings: Settings) -> AsyncIterator[tuple[WebContext, str]]:
     async with Database(settings.database, settings.service.connect_timeout, max_size=4) as db:
         async with db.pool.connection() as connection:
             await migrate(connection)
-        web, _secret = await web_context(settings, db)
-        yield db, web
+        web, secret = await web_context(settings, db)
+        yield web, secret
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> list[str]:
-    async with _web(settings) as (db, web):
+    async with _web(settings) as (web, secret):
         if args.command == "web":
-            await run_web(settings, db)
+            await run_web(web, secret)
             return []
         if args.command == "account":
             return await _account(web, args)

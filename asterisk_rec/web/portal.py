@@ -11,10 +11,12 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, Unauthenticated
+from asterisk_rec.retention.policy import parse_month
+from asterisk_rec.retention.service import ConfirmationNeeded
 from asterisk_rec.web import call_query
 from asterisk_rec.web.accounts import Account
 from asterisk_rec.web.api import MAX_ID, recording_response
@@ -163,10 +165,7 @@ async def legal_hold(request: Request, call_id: str, csrf: Csrf, hold: Annotated
 async def recording_settings(request: Request) -> Response:
     account = await page_account(request)
     only_admins(account)
-    everyone = await context(request).recording_settings.users(account)
-    return render(request, "recording_settings.html", account,
-                  recorded=[u for u in everyone if u.recording_mode.value != "off"],
-                  candidates=[u for u in everyone if u.recording_mode.value == "off"])
+    return await _settings_page(request, account)
 
 
 @router.post("/settings/recording")
@@ -195,3 +194,80 @@ async def audit_page(request: Request, page: str = "1") -> Response:
     number = int(page) if page.isdigit() and 1 <= int(page) <= call_query.MAX_PAGE else 1
     entries = await context(request).audit.entries(account.organisation_id, 50, (number - 1) * 50)
     return render(request, "audit.html", account, entries=entries, page=number)
+
+
+async def _settings_page(request: Request, account: Account, **extra: Any) -> Response:
+    web = context(request)
+    everyone = await web.recording_settings.users(account)
+    return render(request, "recording_settings.html", account, status_code=extra.pop("status_code", 200),
+                  recorded=[u for u in everyone if u.recording_mode.value != "off"],
+                  candidates=[u for u in everyone if u.recording_mode.value == "off"],
+                  retention=await web.retention.retention(account.organisation_name), **extra)
+
+
+@router.post("/settings/retention")
+async def set_retention(request: Request, csrf: Csrf, days: Annotated[str, Form(max_length=10)],
+                        confirm: Annotated[str, Form()] = "") -> Response:
+    """A shorter period asks first, saying how many recordings will go."""
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    only_admins(account)
+    if not days.isdigit():
+        raise InvalidInput(f"retention period {days!r}: expected a number of days")
+    try:
+        await context(request).retention.set_period(account, account.organisation_name, int(days), confirm == "1",
+                                                    remote_address(request))
+    except ConfirmationNeeded as question:
+        return await _settings_page(request, account, status_code=409, confirm_days=int(days),
+                                    confirm_message=question.message, confirm_going=question.going)
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
+@router.post("/settings/bulk-download")
+async def set_bulk_download(request: Request, csrf: Csrf, on: Annotated[str, Form()]) -> Response:
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    only_admins(account)
+    await context(request).retention.set_bulk_download(account, account.organisation_name, on == "1",
+                                                       remote_address(request))
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
+@router.get("/settings/statement")
+async def statement_page(request: Request, month: str | None = None) -> Response:
+    account = await page_account(request)
+    only_admins(account)
+    chosen = parse_month(month) if month else datetime.now(ZoneInfo(account.time_zone)).date().replace(day=1)
+    found = await context(request).retention.statement(account.organisation_name, chosen)
+    return render(request, "statement.html", account, statement=found)
+
+
+@router.get("/reports/exports")
+async def exports_page(request: Request) -> Response:
+    account = await page_account(request)
+    web = context(request)
+    exports = await web.exports.exports(account)
+    current = await web.retention.retention(account.organisation_name)
+    return render(request, "exports.html", account, exports=exports, refusal=current.bulk_download_refusal,
+                  users=await web.recording_settings.users(account), link=web.exports.link)
+
+
+@router.post("/reports/exports")
+async def request_export(request: Request, csrf: Csrf, month: Annotated[str, Form(max_length=7)],
+                         extensions: Annotated[list[str] | None, Form()] = None) -> Response:
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    await context(request).exports.request(account, parse_month(month), [e for e in extensions or [] if e],
+                                           remote_address(request))
+    return RedirectResponse("/reports/exports", status_code=303)
+
+
+@router.get("/exports/{export_id}/{part}")
+async def export_file(request: Request, export_id: str, part: str, expires: str = "", sig: str = "") -> Response:
+    """A link from the e-mail: only for its requester, logged in, until it expires."""
+    account = await page_account(request)
+    if not export_id.isdigit() or not expires.isdigit():
+        raise InvalidInput("this download link is incomplete: use the whole link from the e-mail")
+    path = await context(request).exports.part_file(account, int(export_id), part, int(expires), sig,
+                                                    remote_address(request))
+    return FileResponse(path, media_type="application/zip", filename=part)

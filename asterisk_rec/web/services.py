@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.archive.paths import inside_archive
 from asterisk_rec.directory.models import RecordingMode, User
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Forbidden, InvalidInput, NotFound
@@ -80,7 +82,7 @@ class CallsService:
     def __init__(self, db: Database, audit: AuditLog, archive_root: Path) -> None:
         self.db = db
         self.audit = audit
-        self.archive_root = archive_root.resolve()
+        self.archive_root = archive_root
 
     @staticmethod
     def _scope(account: Account) -> int | None:
@@ -125,8 +127,8 @@ class CallsService:
         call = await self.call(account, call_id)
         if call.recording_id is None or call.path is None or call.format is None:
             raise NotFound(f"call {call_id} has no recording")
-        path = (self.archive_root / call.path).resolve()
-        if not path.is_relative_to(self.archive_root) or not path.is_file():
+        path = inside_archive(self.archive_root, call.path)
+        if path is None or not await anyio.Path(path).is_file():
             raise NotFound(f"the recording of call {call_id} is missing from the archive")
         if audit:
             await self.audit.write(account, account.organisation_id, "download" if download else "listen",

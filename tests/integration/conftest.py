@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.db import Database
@@ -35,6 +41,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
     # Restarting the lab comes last, so it disturbs no other test.
     items.sort(key=lambda item: item.get_closest_marker("restarts_lab") is not None)
+
+
+PORTAL_PORT = 18080
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +108,42 @@ class ServiceProcess:
             time.sleep(0.05)
 
 
+SMTP_PORT = 10025
+
+
+class Mailbox:
+    """What a real SMTP server on loopback (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        self.messages.append(message_from_bytes(content, policy=default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
 @pytest.fixture(scope="session")
-def service(settings: Settings, lab_env_file: Path,
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def exports_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_root: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """The service itself on the lab, with the lab's directory seeded and short ring times so no-answer
     cases stay quick. (`./run test` stops the demo's service first: one app instance at a time.)"""
@@ -111,7 +154,11 @@ def service(settings: Settings, lab_env_file: Path,
         [*command, "--set", "calls.ring_seconds=8", "--set", "calls.mobile_ring_seconds=6",
          # Faults are retried sooner than in production, so the fault tests stay short.
          "--set", "archive.sweep_seconds=2", "--set", "archive.retry_max_seconds=5",
-         "--set", f"web.port={PORTAL_PORT}", "serve"],
+         "--set", f"web.port={PORTAL_PORT}", "--set", f"mail.port={SMTP_PORT}",
+         # Bulk downloads: built quickly, split small (so several ZIPs), and purged only when a test asks.
+         "--set", f"export.root={exports_root}", "--set", "export.split_bytes=150000",
+         "--set", "export.poll_seconds=0.5", "--set", f"export.portal_url=http://127.0.0.1:{PORTAL_PORT}",
+         "--set", "retention.purge_every_hours=0", "serve"],
         tmp_path_factory.mktemp("service") / "service.log")
     process.start()
     if "while the app was away" in process.log.read_text():
@@ -125,7 +172,6 @@ def service(settings: Settings, lab_env_file: Path,
 
 
 SetModes = Callable[..., Awaitable[None]]
-PORTAL_PORT = 18080
 OTHER_ORGANISATION = "portal-other"
 PASSWORD = "correct horse battery staple"
 
@@ -150,6 +196,18 @@ class Portal:
     def api(self, login: Login) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {login.token}"}, timeout=10)
 
+    @contextlib.asynccontextmanager
+    async def session(self, login: Login) -> AsyncIterator[httpx.AsyncClient]:
+        """A client logged in to the portal through its form (session cookie, CSRF token)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            form = await client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None, form.text
+            answer = await client.post("/login", data={"csrf_token": token[1], "email": login.email,
+                                                       "password": login.password})
+            assert answer.status_code == 303, answer.text
+            yield client
+
 
 @pytest.fixture(scope="session")
 async def portal(settings: Settings, service: ServiceProcess) -> AsyncIterator[Portal]:
@@ -167,11 +225,12 @@ async def portal(settings: Settings, service: ServiceProcess) -> AsyncIterator[P
         made = Portal(f"http://127.0.0.1:{PORTAL_PORT}", await login(LAB_ORGANISATION, "admin", "admin"),
                       await login(LAB_ORGANISATION, "bob", "user", "202"),
                       await login(OTHER_ORGANISATION, "other", "admin"))
-        try:
-            yield made
-        finally:
-            async with db.pool.connection() as conn:
-                await conn.execute("DELETE FROM accounts WHERE email LIKE %s", (f"%-{run}@portal.example",))
+    try:
+        yield made
+    finally:
+        # A connection of its own: the lab (PostgreSQL with it) may have been restarted meanwhile.
+        async with Database(settings.database, max_size=1) as db, db.pool.connection() as conn:
+            await conn.execute("DELETE FROM accounts WHERE email LIKE %s", (f"%-{run}@portal.example",))
 
 
 @pytest.fixture

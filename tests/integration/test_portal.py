@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -96,6 +95,7 @@ async def test_the_portal_end_to_end(browser: webdriver.Chrome, portal: Portal, 
     # Settings > Call recording: "+" Alice, always.
     def add_alice() -> None:
         driver.find_element(By.ID, "nav-recording").click()
+        wait(lambda: driver.find_elements(By.ID, "add-extension"), what="Settings > Call recording")
         Select(driver.find_element(By.ID, "add-extension")).select_by_value("201")
         Select(driver.find_element(By.ID, "add-mode")).select_by_value("always")
         driver.find_element(By.ID, "add").click()
@@ -166,12 +166,8 @@ async def test_the_portal_end_to_end(browser: webdriver.Chrome, portal: Portal, 
     async with portal.api(portal.other_admin) as api:
         for path in (f"/api/v1/calls/{recorded['id']}", f"/api/v1/calls/{recorded['id']}/recording"):
             assert (await api.get(path)).status_code == 404
-    async with httpx.AsyncClient(base_url=portal.url) as client:
+    async with portal.session(portal.other_admin) as client:
         # The portal's own answer to the other admin's session, by status.
-        login_page = await client.get("/login")
-        token = login_page.text.split('name="csrf_token" value="')[1].split('"')[0]
-        await client.post("/login", data={"csrf_token": token, "email": portal.other_admin.email,
-                                          "password": portal.other_admin.password})
         assert (await client.get(f"/reports/calls/{recorded['id']}/recording")).status_code == 404
 
     # Bob: his call, not Alice's call to Carol.

@@ -1,0 +1,273 @@
+"""Bulk download: an admin asks for a month (optionally some users); a background job writes the ZIP
+files, then e-mails the requester a signed link per file; the portal shows progress and links; the
+files go when the links expire."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.archive.paths import inside_archive
+from asterisk_rec.config import ExportSettings
+from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
+from asterisk_rec.export import links
+from asterisk_rec.export.zipper import ExportEntry, build
+from asterisk_rec.mail.mailer import Mailer
+from asterisk_rec.retention import policy
+from asterisk_rec.retention.service import RetentionService
+from asterisk_rec.web.accounts import Account
+from asterisk_rec.web.audit import AuditLog
+from asterisk_rec.web.call_query import download_name
+from asterisk_rec.web.services import only_admins
+
+log = logging.getLogger(__name__)
+_SAFE = re.compile(r"[^A-Za-z0-9-]+")
+_PART = re.compile(r"[A-Za-z0-9-]+\.zip")
+MAIL_RETRY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Export:
+    id: int
+    organisation_id: int
+    account_id: int
+    month: date
+    extensions: list[str]
+    state: str
+    files_total: int
+    files_done: int
+    parts: list[dict[str, Any]]
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    mailed_at: datetime | None
+
+
+class ExportService:
+    def __init__(self, db: Database, audit: AuditLog, retention: RetentionService, mailer: Mailer,
+                 settings: ExportSettings, archive_root: Path, secret: str) -> None:
+        self.db = db
+        self.audit = audit
+        self.retention = retention
+        self.mailer = mailer
+        self.settings = settings
+        self.archive_root = archive_root
+        self.root = Path(settings.root)
+        self.secret = secret
+        self._mail_after: dict[int, float] = {}
+
+    # Asking and looking
+
+    async def request(self, account: Account, month: date, extensions: list[str], remote_address: str) -> Export:
+        only_admins(account)
+        current = await self.retention.retention(account.organisation_name)
+        refusal = current.bulk_download_refusal
+        if refusal:
+            raise InvalidInput(refusal)
+        if month.replace(day=1) > datetime.now(ZoneInfo(account.time_zone)).date():
+            raise InvalidInput(f"month {month:%Y-%m} has not begun")
+        async with self.db.pool.connection() as conn:
+            for extension in extensions:
+                cursor = await conn.execute("SELECT 1 FROM users WHERE organisation_id = %s AND extension = %s",
+                                            (account.organisation_id, extension))
+                if await cursor.fetchone() is None:
+                    raise NotFound(f"no user with extension {extension}")
+            cursor = await conn.execute(
+                "INSERT INTO exports (organisation_id, account_id, month, extensions) VALUES (%s, %s, %s, %s)"
+                " RETURNING id", (account.organisation_id, account.id, month.replace(day=1), sorted(set(extensions))))
+            row = await cursor.fetchone()
+        assert row is not None
+        await self.audit.write(account, account.organisation_id, "export_requested", f"export {row[0]}",
+                               {"month": f"{month:%Y-%m}", "extensions": extensions}, remote_address)
+        return await self.export(account, int(row[0]))
+
+    async def _exports(self, where: str, params: tuple[Any, ...], limit: int = 100) -> list[Export]:
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(f"SELECT * FROM exports WHERE {where} ORDER BY id DESC LIMIT {int(limit)}", params)
+            return [Export(**row) for row in await cur.fetchall()]
+
+    async def exports(self, account: Account) -> list[Export]:
+        only_admins(account)
+        return await self._exports("organisation_id = %s", (account.organisation_id,))
+
+    async def export(self, account: Account, export_id: int) -> Export:
+        only_admins(account)
+        found = await self._exports("id = %s AND organisation_id = %s", (export_id, account.organisation_id))
+        if not found:
+            raise NotFound(f"no export {export_id}")
+        return found[0]
+
+    def link(self, export: Export, part: str) -> str:
+        assert export.expires_at is not None
+        return links.link(self.settings.portal_url, self.secret, export.id, part, export.account_id,
+                          int(export.expires_at.timestamp()))
+
+    async def part_file(self, account: Account, export_id: int, part: str, expires: int, signature: str,
+                        remote_address: str) -> Path:
+        """The ZIP a link names, for the account it was signed for, while it is valid."""
+        only_admins(account)
+        links.check(self.secret, export_id, part, account.id, expires, signature, time.time())
+        export = await self.export(account, export_id)
+        if export.state != "done" or not _PART.fullmatch(part) or part not in {p["name"] for p in export.parts}:
+            raise NotFound(f"export {export_id} has no file {part!r}")
+        path = self.root / str(export_id) / part
+        if not await anyio.Path(path).is_file():
+            raise NotFound(f"export {export_id}'s file {part} is gone")
+        await self.audit.write(account, account.organisation_id, "export_download", f"export {export_id}",
+                               {"part": part}, remote_address)
+        return path
+
+    # The background job
+
+    async def run(self) -> None:
+        """Builds queued exports one at a time, mails their links, and removes expired ones."""
+        async with self.db.pool.connection() as conn:
+            # A build cut short by a restart starts again.
+            await conn.execute("UPDATE exports SET state = 'queued', files_done = 0 WHERE state = 'running'")
+        while True:
+            try:
+                await self.work_once()
+            except AsteriskRecError as err:
+                log.error("bulk download: %s", err)
+            await anyio.sleep(self.settings.poll_seconds)
+
+    async def work_once(self) -> None:
+        while (export := await self._claim()) is not None:
+            await self._build(export)
+        for export in await self._exports("state = 'done' AND mailed_at IS NULL", ()):
+            if time.monotonic() >= self._mail_after.get(export.id, 0.0):
+                await self._mail(export)
+        for export in await self._exports("state = 'done' AND expires_at < now()", ()):
+            await anyio.to_thread.run_sync(partial(shutil.rmtree, self.root / str(export.id), ignore_errors=True))
+            async with self.db.pool.connection() as conn:
+                await conn.execute("UPDATE exports SET state = 'expired' WHERE id = %s", (export.id,))
+            log.info("bulk download %d expired: its files are removed", export.id)
+
+    async def _claim(self) -> Export | None:
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("UPDATE exports SET state = 'running' WHERE id = (SELECT id FROM exports"
+                              " WHERE state = 'queued' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *")
+            row = await cur.fetchone()
+        return Export(**row) if row else None
+
+    async def _entries(self, export: Export) -> list[ExportEntry]:
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT time_zone FROM organisations WHERE id = %s", (export.organisation_id,))
+            org = await cur.fetchone()
+            assert org is not None
+            zone = ZoneInfo(org["time_zone"])
+            start, end = policy.month_bounds(export.month, zone)
+            users = ""
+            params: list[Any] = [export.organisation_id, start, end]
+            if export.extensions:
+                users = (" AND (co.caller_user_id = ANY(%s) OR co.callee_user_id = ANY(%s))")
+                await cur.execute("SELECT id FROM users WHERE organisation_id = %s AND extension = ANY(%s)",
+                                  (export.organisation_id, export.extensions))
+                ids = [r["id"] for r in await cur.fetchall()]
+                params += [ids, ids]
+            await cur.execute(
+                "SELECT c.id, c.started_at, c.answered_at, c.ended_at, c.direction, c.caller, c.callee, r.path,"
+                " r.format FROM call_organisations co JOIN calls c ON c.id = co.call_id"
+                " JOIN recordings r ON r.call_id = c.call_id AND r.state = 'stored'"
+                f" WHERE co.organisation_id = %s AND co.started_at >= %s AND co.started_at < %s{users}"
+                " ORDER BY co.started_at, c.id", params)
+            rows = await cur.fetchall()
+        entries = []
+        for row in rows:
+            name = download_name(row["started_at"], row["caller"], row["callee"], row["format"] or "bin", zone)
+            talk = ((row["ended_at"] - row["answered_at"]).total_seconds()
+                    if row["answered_at"] and row["ended_at"] else None)
+            entries.append(ExportEntry(
+                call=row["id"], started_at=row["started_at"].astimezone(zone), direction=row["direction"] or "",
+                caller=row["caller"] or "", callee=row["callee"] or "", talk_seconds=talk,
+                source=inside_archive(self.archive_root, row["path"] or ""),
+                # The call's id keeps names apart when two calls share a second and parties.
+                name=name.replace(".", f"_{row['id']}.", 1) if name.count(".") else name,
+                format=row["format"] or ""))
+        return entries
+
+    async def _build(self, export: Export) -> None:
+        directory = self.root / str(export.id)
+        prefix = f"{_SAFE.sub('-', await self._organisation_name(export)).strip('-') or 'export'}-" \
+                 f"{export.month:%Y-%m}-{export.id}"
+        try:
+            entries = await self._entries(export)
+            async with self.db.pool.connection() as conn:
+                await conn.execute("UPDATE exports SET files_total = %s WHERE id = %s", (len(entries), export.id))
+            await anyio.Path(directory).mkdir(parents=True, exist_ok=True)
+            done = [0]
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._report_progress, export.id, done)
+                parts = await anyio.to_thread.run_sync(
+                    lambda: build(entries, directory, prefix, self.settings.split_bytes,
+                                  lambda n: done.__setitem__(0, n)))
+                tasks.cancel_scope.cancel()
+        except (OSError, AsteriskRecError) as err:
+            log.error("bulk download %d failed: %s", export.id, err)
+            async with self.db.pool.connection() as conn:
+                await conn.execute("UPDATE exports SET state = 'failed', error = %s, finished_at = now()"
+                                   " WHERE id = %s", (str(err), export.id))
+            return
+        expires = datetime.now(UTC) + timedelta(days=self.settings.link_days)
+        async with self.db.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE exports SET state = 'done', files_done = files_total, finished_at = now(), expires_at = %s,"
+                " parts = %s WHERE id = %s",
+                (expires, Jsonb([{"name": p.name, "size": p.size, "sha256": p.sha256, "files": p.files}
+                                 for p in parts]), export.id))
+        log.info("bulk download %d built: %d recordings in %d ZIP files", export.id, len(entries), len(parts))
+
+    async def _report_progress(self, export_id: int, done: list[int]) -> None:
+        reported = -1
+        while True:
+            await anyio.sleep(1)
+            if done[0] != reported:
+                reported = done[0]
+                async with self.db.pool.connection() as conn:
+                    await conn.execute("UPDATE exports SET files_done = %s WHERE id = %s", (reported, export_id))
+
+    async def _organisation_name(self, export: Export) -> str:
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT name FROM organisations WHERE id = %s", (export.organisation_id,))
+            row = await cursor.fetchone()
+        return str(row[0]) if row else "export"
+
+    async def _mail(self, export: Export) -> None:
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT a.email, a.name, a.language, o.name AS organisation, o.time_zone"
+                              " FROM accounts a JOIN organisations o ON o.id = a.organisation_id WHERE a.id = %s",
+                              (export.account_id,))
+            who = await cur.fetchone()
+        if who is None or export.expires_at is None:
+            return
+        items = [{"name": p["name"], "size_mb": f"{p['size'] / 1e6:.1f}", "url": self.link(export, p["name"])}
+                 for p in export.parts]
+        try:
+            await self.mailer.send("export_ready", who["language"], who["email"], {
+                "name": who["name"], "organisation": who["organisation"], "month": f"{export.month:%Y-%m}",
+                "files": export.files_total, "missing": await self._missing(export), "links": items,
+                "expires": f"{export.expires_at.astimezone(ZoneInfo(who['time_zone'])):%Y-%m-%d %H:%M}"})
+        except AsteriskRecError as err:
+            log.error("bulk download %d: %s; trying again in %d s", export.id, err, MAIL_RETRY_SECONDS)
+            self._mail_after[export.id] = time.monotonic() + MAIL_RETRY_SECONDS
+            return
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE exports SET mailed_at = now() WHERE id = %s", (export.id,))
+
+    async def _missing(self, export: Export) -> int:
+        # Counted from what was built: files in the ZIPs against the recordings listed.
+        return export.files_total - sum(int(p.get("files", 0)) for p in export.parts)
