@@ -4,6 +4,7 @@ files go when the links expire."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -135,14 +137,17 @@ class ExportService:
 
     async def run(self) -> None:
         """Builds queued exports one at a time, mails their links, and removes expired ones."""
-        async with self.db.pool.connection() as conn:
-            # A build cut short by a restart starts again.
-            await conn.execute("UPDATE exports SET state = 'queued', files_done = 0 WHERE state = 'running'")
+        with contextlib.suppress(psycopg.Error):
+            async with self.db.pool.connection() as conn:
+                # A build cut short by a restart starts again.
+                await conn.execute("UPDATE exports SET state = 'queued', files_done = 0 WHERE state = 'running'")
         while True:
             try:
                 await self.work_once()
-            except AsteriskRecError as err:
-                log.error("bulk download: %s", err)
+            except (AsteriskRecError, OSError, psycopg.Error) as err:
+                # PostgreSQL or the disk away for a while: the queue waits in the table.
+                log.error("bulk download: %s; trying again", err)
+                await anyio.sleep(max(self.settings.poll_seconds, 5))
             await anyio.sleep(self.settings.poll_seconds)
 
     async def work_once(self) -> None:
@@ -236,9 +241,11 @@ class ExportService:
         while True:
             await anyio.sleep(1)
             if done[0] != reported:
-                reported = done[0]
-                async with self.db.pool.connection() as conn:
-                    await conn.execute("UPDATE exports SET files_done = %s WHERE id = %s", (reported, export_id))
+                # Progress is for the portal only: a moment without PostgreSQL must not stop the build.
+                with contextlib.suppress(psycopg.Error):
+                    async with self.db.pool.connection() as conn:
+                        await conn.execute("UPDATE exports SET files_done = %s WHERE id = %s", (done[0], export_id))
+                    reported = done[0]
 
     async def _organisation_name(self, export: Export) -> str:
         async with self.db.pool.connection() as conn:

@@ -109,16 +109,9 @@ class RetentionService:
                          row["recorded_users"], self.settings.offered, self.settings.currency)
 
     async def going_at(self, organisation_id: int, days: int) -> int:
-        """How many of the organisation's recordings the next purge would delete at this period."""
-        cutoff = policy.purge_before(datetime.now(UTC), days)
-        async with self.db.pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT count(*) FROM recordings r WHERE r.state = 'stored' AND NOT r.legal_hold"
-                " AND r.started_at < %s AND (r.organisation_id = %s OR EXISTS (SELECT 1 FROM recording_owners ro"
-                " WHERE ro.recording_id = r.id AND ro.organisation_id = %s))", (cutoff, organisation_id,
-                                                                                organisation_id))
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        """How many of the organisation's recordings the next purge would delete at this period (the
+        purge's own reckoning: a recording another owner keeps longer stays)."""
+        return len(await self._due(datetime.now(UTC), organisation_id, {organisation_id: days}))
 
     async def set_period(self, actor: Account | None, organisation: str, days: int, confirmed: bool,
                          remote_address: str = "") -> Retention:
@@ -179,25 +172,36 @@ class RetentionService:
         the audit log of every owner."""
         now = now or datetime.now(UTC)
         only = (await self.retention(organisation)).organisation_id if organisation else None
-        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                "SELECT r.id, r.name, r.call_id, r.path, r.started_at, r.legal_hold,"
-                " array_agg(DISTINCT o.id) AS owners, array_agg(o.retention_days) AS days"
-                " FROM recordings r JOIN organisations o ON o.id = r.organisation_id"
-                " OR o.id IN (SELECT organisation_id FROM recording_owners WHERE recording_id = r.id)"
-                " WHERE r.state = 'stored' AND NOT r.legal_hold AND r.started_at < %s"
-                " GROUP BY r.id ORDER BY r.started_at",
-                (policy.purge_before(now, min(self.settings.offered)),))
-            rows = await cur.fetchall()
-        due = [PurgedRecording(r["id"], r["name"], r["call_id"], r["path"] or "", r["started_at"], tuple(r["owners"]))
-               for r in rows if policy.due_for_deletion(r["started_at"], r["days"], now, r["legal_hold"])
-               and (only is None or only in r["owners"])]
+        due = await self._due(now, only)
         if dry_run:
             return due
         for recording in due:
             await self._delete(archive_root, recording)
         if due:
             log.info("purge: %d recordings past their retention period deleted", len(due))
+        return due
+
+    async def _due(self, now: datetime, only: int | None, periods: dict[int, int] | None = None
+                   ) -> list[PurgedRecording]:
+        """The stored recordings past the longest period of their owners (``periods`` overriding some
+        owners' days), not under legal hold; of the organisation ``only``, if given."""
+        shortest = min([*self.settings.offered, *(periods or {}).values()])
+        async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT r.id, r.name, r.call_id, r.path, r.started_at, r.legal_hold,"
+                " array_agg(o.id) AS owners, array_agg(o.retention_days) AS days"
+                " FROM recordings r JOIN organisations o ON o.id = r.organisation_id"
+                " OR o.id IN (SELECT organisation_id FROM recording_owners WHERE recording_id = r.id)"
+                " WHERE r.state = 'stored' AND NOT r.legal_hold AND r.started_at < %s"
+                " GROUP BY r.id ORDER BY r.started_at", (policy.purge_before(now, shortest),))
+            rows = await cur.fetchall()
+        due = []
+        for r in rows:
+            owners_days = [(periods or {}).get(owner, days) for owner, days in zip(r["owners"], r["days"], strict=True)]
+            if policy.due_for_deletion(r["started_at"], owners_days, now, r["legal_hold"]) and (
+                    only is None or only in r["owners"]):
+                due.append(PurgedRecording(r["id"], r["name"], r["call_id"], r["path"] or "", r["started_at"],
+                                           tuple(r["owners"])))
         return due
 
     async def _delete(self, archive_root: Path, recording: PurgedRecording) -> None:

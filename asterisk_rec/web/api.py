@@ -63,6 +63,7 @@ class CallOut(BaseModel):
     recording_seconds: float | None
     legal_hold: bool | None
     recording_url: str | None
+    recording_deleted_at: datetime | None = Field(description="when the purge deleted it (retention over)")
 
 
 class CallPageOut(BaseModel):
@@ -109,7 +110,8 @@ def call_out(call: CallEntry, zone: ZoneInfo) -> CallOut:
                    disposition=call.disposition, talk_seconds=call.talk_seconds, recorded=call.recorded,
                    recording_format=call.format, recording_seconds=call.duration_seconds,
                    legal_hold=call.legal_hold,
-                   recording_url=f"/api/v1/calls/{call.id}/recording" if call.recorded else None)
+                   recording_url=f"/api/v1/calls/{call.id}/recording" if call.recorded else None,
+                   recording_deleted_at=local(call.purged_at))
 
 
 def user_out(user: User) -> UserOut:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -81,6 +82,13 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
         if status == 503:
             log.error("%s %s: %s", request.method, request.url.path, err)
         return await _error_page(request, status, err.error_id, err.message)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_away(request: Request, err: psycopg.OperationalError) -> Response:
+        log.error("%s %s: PostgreSQL unavailable: %s", request.method, request.url.path, err)
+        return JSONResponse({"error_id": "database_unavailable",
+                             "message": "the database is unavailable for a moment: try again shortly"},
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(portal.LoginRequired)
     async def login_required(request: Request, err: portal.LoginRequired) -> Response:

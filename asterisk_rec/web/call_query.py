@@ -72,13 +72,14 @@ def _like(number: str) -> str:
 CALL_COLUMNS = """
     c.id, c.call_id, c.started_at, c.answered_at, c.ended_at, c.direction, c.caller, c.callee, c.disposition,
     cu.name AS caller_name, ce.name AS callee_name,
-    r.id AS recording_id, r.format, r.duration_seconds, r.size_bytes, r.legal_hold, r.path
+    r.id AS recording_id, r.state AS recording_state, r.purged_at, r.format, r.duration_seconds, r.size_bytes,
+    r.legal_hold, r.path
 """
 CALL_JOINS = """
     JOIN calls c ON c.id = co.call_id
     LEFT JOIN users cu ON cu.id = c.caller_user_id
     LEFT JOIN users ce ON ce.id = c.callee_user_id
-    LEFT JOIN recordings r ON r.call_id = c.call_id AND r.state = 'stored'
+    LEFT JOIN recordings r ON r.call_id = c.call_id AND r.state IN ('stored', 'purged')
 """
 
 

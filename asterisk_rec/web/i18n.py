@@ -75,6 +75,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "error": ("Fout", "Error"),
     "time_zone_note": ("Tijden in", "Times in"),
     "days": ("dagen", "days"),
+    "recording_deleted": ("Opname verwijderd (bewaartermijn verstreken)", "Recording deleted (retention over)"),
     "per_user_month": ("per opgenomen gebruiker per maand", "per recorded user per month"),
     "per_month": ("per maand", "a month"),
     "recorded_users": ("opgenomen gebruikers", "recorded users"),

@@ -40,6 +40,8 @@ class CallEntry:
     callee_name: str | None
     disposition: str | None
     recording_id: int | None
+    recording_state: str | None  # stored, or purged (its period over: the file is gone, the row stays)
+    purged_at: datetime | None
     format: str | None
     duration_seconds: float | None
     size_bytes: int | None
@@ -48,7 +50,8 @@ class CallEntry:
 
     @property
     def recorded(self) -> bool:
-        return self.recording_id is not None
+        """Its recording is in the archive (not purged)."""
+        return self.recording_state == "stored"
 
     @property
     def talk_seconds(self) -> float | None:
@@ -125,8 +128,9 @@ class CallsService:
                         audit: bool = True) -> RecordingFile:
         """The call's archived file, written to the audit log (if ``audit``) as listened to or downloaded."""
         call = await self.call(account, call_id)
-        if call.recording_id is None or call.path is None or call.format is None:
-            raise NotFound(f"call {call_id} has no recording")
+        if not call.recorded or call.path is None or call.format is None:
+            raise NotFound(f"call {call_id} has no recording" + (" any more (its retention period is over)"
+                                                                 if call.purged_at else ""))
         path = inside_archive(self.archive_root, call.path)
         if path is None or not await anyio.Path(path).is_file():
             raise NotFound(f"the recording of call {call_id} is missing from the archive")
@@ -141,7 +145,7 @@ class CallsService:
         """A recording under legal hold is never purged; putting and lifting it are audited."""
         only_admins(account)
         call = await self.call(account, call_id)
-        if call.recording_id is None:
+        if not call.recorded:
             raise NotFound(f"call {call_id} has no recording")
         async with self.db.pool.connection() as conn:
             await conn.execute("UPDATE recordings SET legal_hold = %s WHERE id = %s", (hold, call.recording_id))

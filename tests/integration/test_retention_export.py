@@ -266,7 +266,8 @@ async def test_purge_deletes_exactly_the_expired_and_never_a_held_one(settings: 
                                                                       portal: Portal, organisation: Organisation
                                                                       ) -> None:
     """At 365 days: the dry run lists the one unheld recording older than that and deletes nothing; the
-    purge deletes exactly it (file gone, row purged, the call no longer recorded, the audit log says so);
+    purge deletes exactly it (file gone, row purged, the call's row kept and marked as its recording
+    deleted, the audit log says so);
     the held one and the younger ones stay."""
     everything = [*organisation.month, organisation.old, organisation.old_held, organisation.recent]
     dry = await run_cli(lab_env_file, "purge", "--dry-run", "--org", organisation.name)
@@ -285,7 +286,9 @@ async def test_purge_deletes_exactly_the_expired_and_never_a_held_one(settings: 
     assert [n for n, s in states.items() if s == "purged"] == [organisation.old.name]
     async with api(portal, organisation.admin) as client:
         call = (await client.get(f"/api/v1/calls/{organisation.old.call}")).json()
-        assert call["recorded"] is False
+        assert call["recorded"] is False and call["recording_deleted_at"] is not None
+        gone = await client.get(f"/api/v1/calls/{organisation.old.call}/recording")
+        assert gone.status_code == 404 and "retention period is over" in gone.json()["message"]
         audit = (await client.get("/api/v1/audit")).json()
     assert any(e["action"] == "purged" and e["subject"] == f"recording {organisation.old.name}" for e in audit)
 
