@@ -165,9 +165,10 @@ def codes_scenario(workdir: Path, call_ms: int, digits_at: list[tuple[int, str]]
 
 
 def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int,
-                    digits_at: list[tuple[int, str]], caller_id: str | None = None) -> Sipp:
-    """Like ``call``, and at each ``(ms after answer, digits)`` the phone dials the digits (RFC 2833)."""
-    path = codes_scenario(workdir, call_ms, digits_at)
+                    digits_at: list[tuple[int, str]], caller_id: str | None = None, talk: bool = True) -> Sipp:
+    """Like ``call``, and at each ``(ms after answer, digits)`` the phone dials the digits (RFC 2833);
+    without ``talk``, it sends digits only (see ``codes_scenario``)."""
+    path = codes_scenario(workdir, call_ms, digits_at, talk)
     return Sipp(str(path), phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": "-",
                  "trunk": "yes" if phone is TRUNK_CALLER else "no"},

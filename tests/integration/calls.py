@@ -4,6 +4,7 @@ recordings), what Asterisk has left, and what the recordings hold."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,13 +132,17 @@ def _matches(row: dict[str, Any], expected: dict[str, str]) -> bool:
 
 async def assert_nothing_left(ari: AriRest, within: float = 10) -> None:
     """After the call: no channels and no bridges in Asterisk (live recordings end with their channel)."""
-    with anyio.fail_after(within):
-        while True:
-            channels = (await ari.request("GET", "channels")).json()
-            bridges = (await ari.request("GET", "bridges")).json()
-            if not channels and not bridges:
-                return
-            await anyio.sleep(0.2)
+    deadline = time.monotonic() + within
+    while True:
+        channels = (await ari.request("GET", "channels")).json()
+        bridges = (await ari.request("GET", "bridges")).json()
+        if not channels and not bridges:
+            return
+        if time.monotonic() > deadline:
+            left = [f"channel {c['name']} ({c['state']}, {c.get('dialplan', {})})" for c in channels]
+            left += [f"bridge {b['id']} with {b.get('channels')}" for b in bridges]
+            raise AssertionError(f"left in Asterisk {within:g} s after the call: {'; '.join(left)}")
+        await anyio.sleep(0.2)
 
 
 def assert_both_tones(audio: Audio) -> None:
