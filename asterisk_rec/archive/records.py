@@ -58,6 +58,17 @@ class RecordingStore:
                 " state = CASE WHEN %s THEN 'discarded' ELSE state END WHERE name = %s",
                 (notice_finished_at, joined_at, _parts(parts), discarded, name))
 
+    async def parts_changed(self, name: str, parts: list[list[datetime | None]]) -> None:
+        """The recorded parts so far, kept as they change: a restarted service finds them again."""
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE recordings SET parts = %s WHERE name = %s", (_parts(parts), name))
+
+    async def parts_of(self, name: str) -> list[list[datetime | None]]:
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT parts FROM recordings WHERE name = %s", (name,))
+            row = await cursor.fetchone()
+        return [[datetime.fromisoformat(p) if p else None for p in part] for part in (row[0] if row else [])]
+
     async def archive_format(self, organisation_id: int) -> ArchiveFormat | None:
         """The organisation's archive format; None if it does not exist (any more)."""
         async with self.db.pool.connection() as conn:

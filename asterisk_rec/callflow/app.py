@@ -104,6 +104,9 @@ class StasisApp:
                  ", paused" if recording.paused_by_user else "")
         flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
                                 bridge["id"], snoop, recording, plan, owners)
+        if recording.name is not None:
+            # The parts recorded before the restart (the last one still open if it was running).
+            flow.record.parts = await self.ledger.parts_of(recording.name)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
 
     async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, tuple[int, ...]]:

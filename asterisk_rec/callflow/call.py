@@ -400,6 +400,7 @@ class CallFlow:
                 self.recording_running = True
                 self.record.recording = name
                 self.record.parts.append([now(), None])
+                self.ledger.parts_changed(self.record)
                 return
             if event["type"] == "RecordingFailed":
                 break
@@ -438,10 +439,13 @@ class CallFlow:
             await self.control.unpause_recording(self.record.recording)
             self.record.parts.append([now(), None])
             self.recording_paused = False
+            self.ledger.parts_changed(self.record)
         elif not runs and not self.recording_paused:
             await self.control.pause_recording(self.record.recording)
-            self.record.parts[-1][1] = now()
+            if self.record.parts:
+                self.record.parts[-1][1] = now()
             self.recording_paused = True
+            self.ledger.parts_changed(self.record)
 
     # The feature code
 

@@ -28,6 +28,7 @@ class CallLedger:
         self.recordings = recordings
         self.archiver = archiver
         self.task_group = task_group
+        self._locks: dict[str, anyio.Lock] = {}
 
     async def call_started(self, call: AppCall) -> None:
         """Raises if it cannot be written: the call is then not taken on (the dialplan's fail mode)."""
@@ -42,6 +43,31 @@ class CallLedger:
             await self.recordings.recording_started(name, call_id, organisation_id, owners, started_at)
         except Exception as err:
             log.error("recording %s of call %s: cannot write it down (%s); recording anyway", name, call_id, err)
+
+    def parts_changed(self, record: CallRecord) -> None:
+        """Keeps the recorded parts on the row as they change, in the background (one write at a time per
+        recording, each of the parts as they are by then); the call's end writes them anyway."""
+        self.task_group.start_soon(self._write_parts, record)
+
+    async def _write_parts(self, record: CallRecord) -> None:
+        name = record.recording_started
+        if name is None:
+            return
+        async with self._locks.setdefault(name, anyio.Lock()):
+            try:
+                await self.recordings.parts_changed(name, [list(part) for part in record.parts])
+            except Exception as err:
+                log.warning("recording %s: cannot keep its parts so far (%s)", name, err)
+        if record.ended_at is not None:
+            self._locks.pop(name, None)
+
+    async def parts_of(self, name: str) -> list[list[datetime | None]]:
+        """The parts a recording's row holds (after a restart); none if they cannot be read."""
+        try:
+            return await self.recordings.parts_of(name)
+        except Exception as err:
+            log.warning("recording %s: cannot read its parts so far (%s)", name, err)
+            return []
 
     def hold(self, name: str) -> None:
         self.archiver.hold(name)

@@ -1,6 +1,6 @@
-"""The portal's pages (jinja2, server-rendered): log in and out, Reports > Calls with play and download,
-Settings > Call recording, the audit log. Thin handlers over the same services as the API; every form
-carries the session's CSRF token."""
+"""The portal's pages (jinja2, server-rendered): log in and out, Reports > Calls with play and download and
+the bulk download, Settings > Call recording with retention and its statement, the audit log. Thin
+handlers over the same services as the API; every form carries the session's CSRF token."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ recorded to the end, and is finished properly (nothing left in Asterisk)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -49,6 +50,11 @@ async def connected_call_with_fault(settings: Settings, service: ServiceProcess,
         call_row = await records.one_call(before, caller="201", callee="202", direction="internal",
                                           disposition="answered")
         assert_both_tones(await records.new_recording(before, linked_to=call_row))
+        # The recorded part is on the row whole, from before the fault to the hangup (9 s of talk).
+        (recording,) = await records.stored_since(before)
+        assert len(recording["parts"]) == 1, recording["parts"]
+        start, end = (datetime.fromisoformat(t) for t in recording["parts"][0])
+        assert 8.0 <= (end - start).total_seconds() <= 10.5, recording["parts"]
 
 
 async def test_websocket_loss_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,
@@ -64,7 +70,7 @@ async def test_service_killed_mid_call(settings: Settings, service: ServiceProce
                                        records: Records, tmp_path: Path) -> None:
     """The service is killed (-9) mid-call and started again: it adopts the call from Asterisk, ends it
     properly when the caller hangs up; the call has one row and its one archived recording holds both tones
-    throughout."""
+    throughout; the row keeps the recorded part from before the kill to the hangup."""
     await set_modes(alice="always")
     await connected_call_with_fault(settings, service, records, tmp_path, "kill")
     service.wait_for_log("adopted (recording asterisk-rec/")
