@@ -13,6 +13,7 @@ Needs root (it makes the database as PostgreSQL's superuser inside the lab) and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import time
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def cases(user_id: int) -> list[Case]:
 
 def measure(conn: psycopg.Connection[tuple[object, ...]], organisation_id: int, case: Case, page: int,
             rounds: int) -> tuple[list[float], int]:
-    query = CallQuery(**{**case.query.__dict__, "page": page})
+    query = dataclasses.replace(case.query, page=page)
     sql, params = page_sql(query, organisation_id, ZONE)
     times, rows = [], 0
     for _ in range(rounds):

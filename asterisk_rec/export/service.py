@@ -58,6 +58,11 @@ class Export:
     expires_at: datetime | None
     mailed_at: datetime | None
 
+    @property
+    def missing(self) -> int:
+        """Recordings listed but not in the ZIPs: their files were missing from the archive."""
+        return self.files_total - sum(int(p.get("files", 0)) for p in self.parts)
+
 
 class ExportService:
     def __init__(self, db: Database, audit: AuditLog, retention: RetentionService, mailer: Mailer,
@@ -83,11 +88,11 @@ class ExportService:
         if month.replace(day=1) > datetime.now(ZoneInfo(account.time_zone)).date():
             raise InvalidInput(f"month {month:%Y-%m} has not begun")
         async with self.db.pool.connection() as conn:
-            for extension in extensions:
-                cursor = await conn.execute("SELECT 1 FROM users WHERE organisation_id = %s AND extension = %s",
-                                            (account.organisation_id, extension))
-                if await cursor.fetchone() is None:
-                    raise NotFound(f"no user with extension {extension}")
+            cursor = await conn.execute("SELECT extension FROM users WHERE organisation_id = %s"
+                                        " AND extension = ANY(%s)", (account.organisation_id, extensions))
+            unknown = sorted(set(extensions) - {row[0] for row in await cursor.fetchall()})
+            if unknown:
+                raise NotFound(f"no user with extension {', '.join(unknown)}")
             cursor = await conn.execute(
                 "INSERT INTO exports (organisation_id, account_id, month, extensions) VALUES (%s, %s, %s, %s)"
                 " RETURNING id", (account.organisation_id, account.id, month.replace(day=1), sorted(set(extensions))))
@@ -169,21 +174,15 @@ class ExportService:
             row = await cur.fetchone()
         return Export(**row) if row else None
 
-    async def _entries(self, export: Export) -> list[ExportEntry]:
+    async def _entries(self, export: Export, zone: ZoneInfo) -> list[ExportEntry]:
+        start, end = policy.month_bounds(export.month, zone)
+        users = ""
+        params: list[Any] = [export.organisation_id, start, end]
+        if export.extensions:
+            users = (" AND EXISTS (SELECT 1 FROM users u WHERE u.organisation_id = co.organisation_id"
+                     " AND u.extension = ANY(%s) AND u.id IN (co.caller_user_id, co.callee_user_id))")
+            params.append(export.extensions)
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute("SELECT time_zone FROM organisations WHERE id = %s", (export.organisation_id,))
-            org = await cur.fetchone()
-            assert org is not None
-            zone = ZoneInfo(org["time_zone"])
-            start, end = policy.month_bounds(export.month, zone)
-            users = ""
-            params: list[Any] = [export.organisation_id, start, end]
-            if export.extensions:
-                users = (" AND (co.caller_user_id = ANY(%s) OR co.callee_user_id = ANY(%s))")
-                await cur.execute("SELECT id FROM users WHERE organisation_id = %s AND extension = ANY(%s)",
-                                  (export.organisation_id, export.extensions))
-                ids = [r["id"] for r in await cur.fetchall()]
-                params += [ids, ids]
             await cur.execute(
                 "SELECT c.id, c.started_at, c.answered_at, c.ended_at, c.direction, c.caller, c.callee, r.path,"
                 " r.format FROM call_organisations co JOIN calls c ON c.id = co.call_id"
@@ -193,7 +192,8 @@ class ExportService:
             rows = await cur.fetchall()
         entries = []
         for row in rows:
-            name = download_name(row["started_at"], row["caller"], row["callee"], row["format"] or "bin", zone)
+            stem, extension = download_name(row["started_at"], row["caller"], row["callee"], row["format"] or "bin",
+                                            zone).rsplit(".", 1)
             talk = ((row["ended_at"] - row["answered_at"]).total_seconds()
                     if row["answered_at"] and row["ended_at"] else None)
             entries.append(ExportEntry(
@@ -201,16 +201,16 @@ class ExportService:
                 caller=row["caller"] or "", callee=row["callee"] or "", talk_seconds=talk,
                 source=inside_archive(self.archive_root, row["path"] or ""),
                 # The call's id keeps names apart when two calls share a second and parties.
-                name=name.replace(".", f"_{row['id']}.", 1) if name.count(".") else name,
+                name=f"{stem}_{row['id']}.{extension}",
                 format=row["format"] or ""))
         return entries
 
     async def _build(self, export: Export) -> None:
         directory = self.root / str(export.id)
-        prefix = f"{_SAFE.sub('-', await self._organisation_name(export)).strip('-') or 'export'}-" \
-                 f"{export.month:%Y-%m}-{export.id}"
         try:
-            entries = await self._entries(export)
+            name, zone = await self._organisation(export)
+            prefix = f"{_SAFE.sub('-', name).strip('-') or 'export'}-{export.month:%Y-%m}-{export.id}"
+            entries = await self._entries(export, zone)
             async with self.db.pool.connection() as conn:
                 await conn.execute("UPDATE exports SET files_total = %s WHERE id = %s", (len(entries), export.id))
             await anyio.Path(directory).mkdir(parents=True, exist_ok=True)
@@ -247,11 +247,14 @@ class ExportService:
                         await conn.execute("UPDATE exports SET files_done = %s WHERE id = %s", (done[0], export_id))
                     reported = done[0]
 
-    async def _organisation_name(self, export: Export) -> str:
+    async def _organisation(self, export: Export) -> tuple[str, ZoneInfo]:
         async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("SELECT name FROM organisations WHERE id = %s", (export.organisation_id,))
+            cursor = await conn.execute("SELECT name, time_zone FROM organisations WHERE id = %s",
+                                        (export.organisation_id,))
             row = await cursor.fetchone()
-        return str(row[0]) if row else "export"
+        if row is None:
+            raise NotFound(f"export {export.id}: its organisation is gone")
+        return str(row[0]), ZoneInfo(row[1])
 
     async def _mail(self, export: Export) -> None:
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -266,7 +269,7 @@ class ExportService:
         try:
             await self.mailer.send("export_ready", who["language"], who["email"], {
                 "name": who["name"], "organisation": who["organisation"], "month": f"{export.month:%Y-%m}",
-                "files": export.files_total, "missing": await self._missing(export), "links": items,
+                "files": export.files_total, "missing": export.missing, "links": items,
                 "expires": f"{export.expires_at.astimezone(ZoneInfo(who['time_zone'])):%Y-%m-%d %H:%M}"})
         except AsteriskRecError as err:
             log.error("bulk download %d: %s; trying again in %d s", export.id, err, MAIL_RETRY_SECONDS)
@@ -274,7 +277,3 @@ class ExportService:
             return
         async with self.db.pool.connection() as conn:
             await conn.execute("UPDATE exports SET mailed_at = now() WHERE id = %s", (export.id,))
-
-    async def _missing(self, export: Export) -> int:
-        # Counted from what was built: files in the ZIPs against the recordings listed.
-        return export.files_total - sum(int(p.get("files", 0)) for p in export.parts)

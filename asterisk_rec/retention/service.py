@@ -136,9 +136,9 @@ class RetentionService:
     async def set_bulk_download(self, actor: Account | None, organisation: str, on: bool,
                                 remote_address: str = "") -> Retention:
         current = await self.retention(organisation)
-        if on and current.days < policy.BULK_DOWNLOAD_MIN_DAYS:
-            raise InvalidInput(f"bulk download needs a retention period of at least {policy.BULK_DOWNLOAD_MIN_DAYS}"
-                               f" days; this organisation keeps recordings {current.days} days")
+        refusal = policy.bulk_download_refusal(current.days, switched_on=True)
+        if on and refusal:
+            raise InvalidInput(refusal)
         async with self.db.pool.connection() as conn:
             await conn.execute("UPDATE organisations SET bulk_download = %s WHERE id = %s",
                                (on, current.organisation_id))

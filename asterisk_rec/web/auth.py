@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -38,10 +37,6 @@ class WebContext:
     recording_settings: RecordingSettingsService
     retention: RetentionService
     exports: ExportService
-
-    @property
-    def archive_root(self) -> Path:
-        return Path(self.settings.archive.root)
 
 
 def context(request: Request) -> WebContext:

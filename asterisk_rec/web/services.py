@@ -116,13 +116,10 @@ class CallsService:
 
     async def user_id(self, account: Account, extension: str) -> int:
         """The organisation's user with this extension (a filter of Reports > Calls)."""
-        async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("SELECT id FROM users WHERE organisation_id = %s AND extension = %s",
-                                        (account.organisation_id, extension))
-            row = await cursor.fetchone()
-        if row is None:
+        user = await DirectoryStore(self.db).user_by_extension(account.organisation_id, extension)
+        if user is None:
             raise NotFound(f"no user with extension {extension}")
-        return int(row[0])
+        return user.id
 
     async def recording(self, account: Account, call_id: int, *, download: bool, remote_address: str,
                         audit: bool = True) -> RecordingFile:
