@@ -213,10 +213,19 @@ class ExportSettings:
     portal_url: str = "http://127.0.0.1:8080"
     # How often the service looks for new export requests and expired exports.
     poll_seconds: float = 2.0
+    # An organisation may have at most this many exports waiting, being built or kept (until they expire).
+    max_per_organisation: int = 5
+    # A build does not start if it would leave less than this free on the export disk (MiB), which the
+    # archive may share: one organisation's export must not fill every organisation's disk.
+    min_free_mb: int = 1024
 
     def __post_init__(self) -> None:
         if self.split_bytes < 1024:
             raise ConfigError(f"export.split_bytes {self.split_bytes}: at least 1024")
+        if self.max_per_organisation < 1:
+            raise ConfigError(f"export.max_per_organisation {self.max_per_organisation}: at least 1")
+        if self.min_free_mb < 0:
+            raise ConfigError(f"export.min_free_mb {self.min_free_mb}: not below 0")
 
 
 @dataclass(frozen=True)

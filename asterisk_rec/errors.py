@@ -71,3 +71,7 @@ class Unauthenticated(AsteriskRecError):
 
 class Forbidden(AsteriskRecError):
     error_id = "forbidden"
+
+
+class ExportRefused(AsteriskRecError):
+    error_id = "export_refused"

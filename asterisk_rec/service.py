@@ -5,12 +5,13 @@ until cancelled."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
-import psycopg
 
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
@@ -26,6 +27,8 @@ from asterisk_rec.config import RetentionSettings, Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
+from asterisk_rec.jobs.records import JobRecords
+from asterisk_rec.jobs.supervisor import describe, supervised
 from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.store.migrate import migrate
 from asterisk_rec.web.app import run_web, web_context
@@ -65,17 +68,24 @@ async def serve(settings: Settings) -> None:
         recordings = RecordingStore(db)
         archiver = Archiver(rest, recordings, settings.archive, settings.calls.recording_format)
         await dialplan.publish(ami, directory)
+        jobs = JobRecords(db)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(dialplan.keep_published, ami, directory)
-            tasks.start_soon(ingest.run)
-            tasks.start_soon(archiver.run)
-            tasks.start_soon(report, ingest, archiver)
+            # Everything but call control runs supervised: its failure is logged, noted and retried, and
+            # never ends the task group (and with it the calls in progress).
+            def background(name: str, job: Callable[[], Awaitable[None]]) -> None:
+                tasks.start_soon(supervised, name, job, jobs)
+
+            background("dialplan-settings", partial(dialplan.keep_published, ami, directory))
+            background("cdr-ingest", ingest.run)
+            background("archive", archiver.run)
+            background("counters", partial(report, ingest, archiver))
             web, secret = await web_context(settings, db)
             if settings.web.enabled:
-                tasks.start_soon(run_web, web, secret)
-            tasks.start_soon(web.exports.run)
+                background("portal", partial(run_web, web, secret))
+            background("exports", web.exports.run)
             if settings.retention.purge_every_hours > 0:
-                tasks.start_soon(purge_every, web.retention, Path(settings.archive.root), settings.retention)
+                background("purge", partial(purge_every, web.retention, Path(settings.archive.root),
+                                            settings.retention))
             control = CallControl(None, settings.ari.app)
             ledger = CallLedger(calls, recordings, archiver, tasks)
             app = StasisApp(control, directory, settings.calls, ledger, tasks)
@@ -89,8 +99,8 @@ async def purge_every(retention: RetentionService, archive_root: Path, settings:
     while True:
         try:
             await retention.purge(archive_root)
-        except (AsteriskRecError, OSError, psycopg.Error) as err:
-            log.error("purge failed: %s; trying again at the next round", err)
+        except Exception as err:  # a failed round waits for the next
+            log.error("purge failed: %s; trying again at the next round", describe(err))
         await anyio.sleep(settings.purge_every_hours * 3600)
 
 
@@ -128,14 +138,8 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
             await anyio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
         except Exception as err:  # asyncari's task group raises whatever broke the WebSocket
-            log.warning("the ARI WebSocket broke (%s): connecting again", _reason(err))
+            log.warning("the ARI WebSocket broke (%s): connecting again", describe(err))
             log.debug("the ARI WebSocket broke", exc_info=True)
-
-
-def _reason(err: BaseException) -> str:
-    while isinstance(err, BaseExceptionGroup) and err.exceptions:
-        err = err.exceptions[0]
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 REPORT_EVERY_SECONDS = 60.0

@@ -7,6 +7,7 @@ dropped."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # A recording written down as started is looked for in Asterisk only after this long (it may be starting).
 LOST_AFTER_SECONDS = 60.0
+# Longer than one sweep takes to list the spool and ask about each recording.
+REMEMBER_ARCHIVED_SECONDS = 300.0
 
 
 @dataclass
@@ -55,6 +58,11 @@ class Archiver:
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
         self._reported_lost: set[str] = set()
+        # Archived lately, with when: a sweep that listed the spool just before the worker deleted the copy
+        # must not queue it again (its fetch would fail and note an error on a good row).
+        self._archived: dict[str, float] = {}
+        # The archive's disk full: one alarm per incident, and an all-clear once a recording is stored.
+        self.disk_full_since: float | None = None
         self._send, self._receive = anyio.create_memory_object_stream[str](max_buffer_size=math.inf)
 
     def hold(self, name: str) -> None:
@@ -67,7 +75,7 @@ class Archiver:
             self.submit(name)
 
     def submit(self, name: str) -> None:
-        if name in self._queued:
+        if name in self._queued or name in self._archived:
             return
         self._queued.add(name)
         self._send.send_nowait(name)
@@ -95,13 +103,14 @@ class Archiver:
         queued = 0
         now = anyio.current_time()
         in_spool = await self.ari.stored_recording_names()
+        self._forget_archived(now)
         for name in in_spool:
-            if not name.startswith(PREFIX) or name in self._held or name in self._queued:
+            if not name.startswith(PREFIX) or name in self._held or name in self._queued or name in self._archived:
                 continue
             if self._retry_at.get(name, 0.0) > now or parse_recording_name(name) is None:
                 continue
-            if await self.ari.is_live(name):
-                continue
+            if await self.ari.is_live(name) or name in self._queued or name in self._archived:
+                continue  # (a worker may have taken and archived it while we asked)
             self.submit(name)
             queued += 1
         await self._report_lost(set(in_spool))
@@ -130,7 +139,16 @@ class Archiver:
             finally:
                 self._queued.discard(name)
 
+    def _forget_archived(self, now: float) -> None:
+        for name, at in list(self._archived.items()):
+            if now - at > REMEMBER_ARCHIVED_SECONDS:
+                del self._archived[name]
+
     def _failed(self, name: str, err: Exception) -> None:
+        if isinstance(err.__cause__, OSError) and err.__cause__.errno == errno.ENOSPC and self.disk_full_since is None:
+            self.disk_full_since = anyio.current_time()
+            log.error("ALARM: the archive's disk (%s) is full: recordings wait in Asterisk's spool and are archived"
+                      " once there is room again", self.root)
         failures = self._failures.get(name, 0) + 1
         self._failures[name] = failures
         delay = min(2.0 ** (failures - 1), self.settings.retry_max_seconds)
@@ -156,7 +174,12 @@ class Archiver:
         started = anyio.current_time()
         file = await fetch_into_archive(self.ari, name, target, archive_format, self.spool_format)
         await self.store.recording_stored(name, parsed, file, target.relative_to(self.root), archive_format)
+        self._archived[name] = anyio.current_time()
         await self.ari.delete_stored_recording(name)
+        if self.disk_full_since is not None:
+            log.warning("all clear: the archive's disk has room again after %.0f s",
+                        anyio.current_time() - self.disk_full_since)
+            self.disk_full_since = None
         self._failures.pop(name, None)
         self._retry_at.pop(name, None)
         self.counts.stored += 1

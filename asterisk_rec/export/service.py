@@ -24,9 +24,10 @@ from psycopg.types.json import Jsonb
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
 from asterisk_rec.config import ExportSettings
-from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
+from asterisk_rec.errors import AsteriskRecError, Conflict, ExportRefused, InvalidInput, NotFound
 from asterisk_rec.export import links
 from asterisk_rec.export.zipper import ExportEntry, build
+from asterisk_rec.jobs.supervisor import describe
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention import policy
 from asterisk_rec.retention.service import RetentionService
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9-]+")
 _PART = re.compile(r"[A-Za-z0-9-]+\.zip")
 MAIL_RETRY_SECONDS = 60
+# An organisation's exports that count against export.max_per_organisation: waiting, building, or kept.
+_KEPT_STATES = ("queued", "running", "done")
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else 0
+    except OSError:
+        return 0  # missing: the manifest will say so
 
 
 @dataclass(frozen=True)
@@ -87,12 +97,20 @@ class ExportService:
             raise InvalidInput(refusal)
         if month.replace(day=1) > datetime.now(ZoneInfo(account.time_zone)).date():
             raise InvalidInput(f"month {month:%Y-%m} has not begun")
-        async with self.db.pool.connection() as conn:
+        async with self.db.pool.connection() as conn, conn.transaction():
+            # One request at a time per organisation, so two at once cannot both pass the bound below.
+            await conn.execute("SELECT 1 FROM organisations WHERE id = %s FOR UPDATE", (account.organisation_id,))
             cursor = await conn.execute("SELECT extension FROM users WHERE organisation_id = %s"
                                         " AND extension = ANY(%s)", (account.organisation_id, extensions))
             unknown = sorted(set(extensions) - {row[0] for row in await cursor.fetchall()})
             if unknown:
                 raise NotFound(f"no user with extension {', '.join(unknown)}")
+            cursor = await conn.execute("SELECT count(*) FROM exports WHERE organisation_id = %s AND state = ANY(%s)",
+                                        (account.organisation_id, list(_KEPT_STATES)))
+            kept = await cursor.fetchone()
+            if kept is not None and kept[0] >= self.settings.max_per_organisation:
+                raise Conflict(f"your organisation has {kept[0]} bulk downloads waiting or kept, the most it may"
+                               f" have (export.max_per_organisation); ask again when one has expired")
             cursor = await conn.execute(
                 "INSERT INTO exports (organisation_id, account_id, month, extensions) VALUES (%s, %s, %s, %s)"
                 " RETURNING id", (account.organisation_id, account.id, month.replace(day=1), sorted(set(extensions))))
@@ -141,18 +159,13 @@ class ExportService:
     # The background job
 
     async def run(self) -> None:
-        """Builds queued exports one at a time, mails their links, and removes expired ones."""
-        with contextlib.suppress(psycopg.Error):
-            async with self.db.pool.connection() as conn:
-                # A build cut short by a restart starts again.
-                await conn.execute("UPDATE exports SET state = 'queued', files_done = 0 WHERE state = 'running'")
+        """Builds queued exports one at a time, mails their links, and removes expired ones. Run under
+        supervision (``jobs.supervisor``): what it cannot handle ends it, and it starts over."""
+        async with self.db.pool.connection() as conn:
+            # A build cut short (a restart, or its failure not written down) starts again.
+            await conn.execute("UPDATE exports SET state = 'queued', files_done = 0 WHERE state = 'running'")
         while True:
-            try:
-                await self.work_once()
-            except (AsteriskRecError, OSError, psycopg.Error) as err:
-                # PostgreSQL or the disk away for a while: the queue waits in the table.
-                log.error("bulk download: %s; trying again", err)
-                await anyio.sleep(max(self.settings.poll_seconds, 5))
+            await self.work_once()
             await anyio.sleep(self.settings.poll_seconds)
 
     async def work_once(self) -> None:
@@ -206,11 +219,18 @@ class ExportService:
         return entries
 
     async def _build(self, export: Export) -> None:
+        """Builds one export. Whatever goes wrong (the disk full, a file going, PostgreSQL away; raised
+        here or as an exception group from the progress reporter's task group) marks it failed with the
+        reason and removes its partial files; the worker goes on with the next."""
         directory = self.root / str(export.id)
         try:
             name, zone = await self._organisation(export)
             prefix = f"{_SAFE.sub('-', name).strip('-') or 'export'}-{export.month:%Y-%m}-{export.id}"
             entries = await self._entries(export, zone)
+            await anyio.Path(self.root).mkdir(parents=True, exist_ok=True)
+            refusal = await anyio.to_thread.run_sync(self._space_refusal, entries)
+            if refusal:
+                raise ExportRefused(refusal)
             async with self.db.pool.connection() as conn:
                 await conn.execute("UPDATE exports SET files_total = %s WHERE id = %s", (len(entries), export.id))
             await anyio.Path(directory).mkdir(parents=True, exist_ok=True)
@@ -221,20 +241,38 @@ class ExportService:
                     lambda: build(entries, directory, prefix, self.settings.split_bytes,
                                   lambda n: done.__setitem__(0, n)))
                 tasks.cancel_scope.cancel()
-        except (OSError, AsteriskRecError) as err:
-            log.error("bulk download %d failed: %s", export.id, err)
+            expires = datetime.now(UTC) + timedelta(days=self.settings.link_days)
             async with self.db.pool.connection() as conn:
-                await conn.execute("UPDATE exports SET state = 'failed', error = %s, finished_at = now()"
-                                   " WHERE id = %s", (str(err), export.id))
+                await conn.execute(
+                    "UPDATE exports SET state = 'done', files_done = files_total, finished_at = now(),"
+                    " expires_at = %s, parts = %s WHERE id = %s",
+                    (expires, Jsonb([{"name": p.name, "size": p.size, "sha256": p.sha256, "files": p.files}
+                                     for p in parts]), export.id))
+        except Exception as err:  # an ExceptionGroup from the task group is one too
+            await self._failed(export, directory, describe(err))
             return
-        expires = datetime.now(UTC) + timedelta(days=self.settings.link_days)
-        async with self.db.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE exports SET state = 'done', files_done = files_total, finished_at = now(), expires_at = %s,"
-                " parts = %s WHERE id = %s",
-                (expires, Jsonb([{"name": p.name, "size": p.size, "sha256": p.sha256, "files": p.files}
-                                 for p in parts]), export.id))
         log.info("bulk download %d built: %d recordings in %d ZIP files", export.id, len(entries), len(parts))
+
+    def _space_refusal(self, entries: list[ExportEntry]) -> str | None:
+        """Why the build may not start: it would take the export disk below ``export.min_free_mb``, which
+        every organisation's archive may share."""
+        needed = sum(_size(entry.source) for entry in entries)
+        usage = shutil.disk_usage(self.root)
+        keep = self.settings.min_free_mb * 1024 * 1024
+        if usage.free - needed < keep:
+            return (f"not enough room: the export needs about {needed / 1e6:.0f} MB and the disk of"
+                    f" {self.root} has {usage.free / 1e6:.0f} MB free, of which {keep / 1e6:.0f} MB must stay"
+                    " free (export.min_free_mb)")
+        return None
+
+    async def _failed(self, export: Export, directory: Path, reason: str) -> None:
+        """The build's partial files go, and the row says why (retried while PostgreSQL is away: until
+        then the export stays 'running' and is queued again when the worker starts over)."""
+        log.error("bulk download %d failed: %s", export.id, reason)
+        await anyio.to_thread.run_sync(partial(shutil.rmtree, directory, ignore_errors=True))
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE exports SET state = 'failed', error = %s, files_done = 0, finished_at = now()"
+                               " WHERE id = %s", (reason, export.id))
 
     async def _report_progress(self, export_id: int, done: list[int]) -> None:
         reported = -1

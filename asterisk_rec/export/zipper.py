@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from asterisk_rec.export.spreadsheet import cell
+
 CHUNK = 1024 * 1024
 # Already compressed: deflating them again costs CPU for nothing.
 STORED_FORMATS = {"mp3", "opus", "flac", "ogg"}
@@ -119,11 +121,15 @@ def build(entries: Iterable[ExportEntry], directory: Path, prefix: str, split_by
     rows.writerow(MANIFEST_COLUMNS)
     for done, entry in enumerate(entries, 1):
         sha256, size, part, status = "", 0, "", "missing"
-        if entry.source is not None and entry.source.is_file():
-            sha256, size, part = writer.add(entry, entry.source)
-            status = "ok"
-        rows.writerow((entry.call, entry.started_at.isoformat(), entry.direction, entry.caller, entry.callee,
-                       "" if entry.talk_seconds is None else f"{entry.talk_seconds:.0f}",
-                       entry.name if status == "ok" else "", part, sha256, size or "", status))
+        if entry.source is not None:
+            try:
+                sha256, size, part = writer.add(entry, entry.source)
+                status = "ok"
+            except FileNotFoundError:
+                pass  # purged since the list was made (or never there): the manifest says missing
+        rows.writerow(cell(value) for value in (
+            entry.call, entry.started_at.isoformat(), entry.direction, entry.caller, entry.callee,
+            "" if entry.talk_seconds is None else f"{entry.talk_seconds:.0f}",
+            entry.name if status == "ok" else "", part, sha256, size or "", status))
         progress(done)
     return writer.finish(manifest.getvalue())

@@ -44,6 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 PORTAL_PORT = 18080
+MAX_EXPORTS = 3
 
 
 @pytest.fixture(scope="session")
@@ -137,9 +138,19 @@ def mailbox() -> Iterator[Mailbox]:
         controller.stop()
 
 
+EXPORTS_DISK_BYTES = 16 * 1024 * 1024
+
+
 @pytest.fixture(scope="session")
-def exports_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("exports")
+def exports_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the service builds bulk downloads: a small filesystem of its own (tmpfs), so a test can fill it."""
+    root = tmp_path_factory.mktemp("exports")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={EXPORTS_DISK_BYTES},mode=0755", "asterisk-rec-exports",
+                    str(root)], check=True, timeout=10)
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "--lazy", str(root)], check=False, timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -158,6 +169,8 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
          # Bulk downloads: built quickly, split small (so several ZIPs), and purged only when a test asks.
          "--set", f"export.root={exports_root}", "--set", "export.split_bytes=150000",
          "--set", "export.poll_seconds=0.5", "--set", f"export.portal_url=http://127.0.0.1:{PORTAL_PORT}",
+         # The export disk is a small tmpfs: the tests fill it themselves, and bound exports per organisation.
+         "--set", "export.min_free_mb=0", "--set", f"export.max_per_organisation={MAX_EXPORTS}",
          "--set", "retention.purge_every_hours=0", "serve"],
         tmp_path_factory.mktemp("service") / "service.log")
     process.start()
