@@ -78,6 +78,11 @@ class ServiceSettings:
     log_level: str = "INFO"
     # How long a start-up connection attempt to Asterisk or PostgreSQL may take before it is reported.
     connect_timeout: float = 5.0
+    # The local journal (SQLite, synced): what the app writes down about calls goes here first, then into
+    # PostgreSQL, so calls never wait on PostgreSQL. On the service's own disk.
+    journal: str = "/var/lib/asterisk-rec/journal.sqlite3"
+    # The directory is held in memory, loaded again on every change PostgreSQL announces and this often.
+    directory_refresh_seconds: float = 60.0
 
 
 RECORDING_METHODS = ("snoop", "bridge")

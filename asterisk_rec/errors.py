@@ -75,3 +75,7 @@ class Forbidden(AsteriskRecError):
 
 class ExportRefused(AsteriskRecError):
     error_id = "export_refused"
+
+
+class TooManyLogins(AsteriskRecError):
+    error_id = "too_many_logins"

@@ -4,6 +4,7 @@ until cancelled."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -20,11 +21,13 @@ from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
+from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.calls.ingest import CdrIngest
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import RetentionSettings, Settings
 from asterisk_rec.directory import dialplan
+from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
 from asterisk_rec.jobs.records import JobRecords
@@ -61,6 +64,10 @@ async def serve(settings: Settings) -> None:
         ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
         rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
+        # Calls are attributed from memory, and written down locally first: PostgreSQL is not in their path.
+        directory_cache = DirectoryCache(db, settings.service.directory_refresh_seconds)
+        await directory_cache.load()
+        journal = stack.enter_context(contextlib.closing(Journal(Path(settings.service.journal)).open()))
         calls = CallStore(db, settings.calls.trunk)
         ingest = CdrIngest(calls, settings.cdr)
         ami.on_event("Cdr", ingest.on_cdr_event)
@@ -75,6 +82,7 @@ async def serve(settings: Settings) -> None:
             def background(name: str, job: Callable[[], Awaitable[None]]) -> None:
                 tasks.start_soon(supervised, name, job, jobs)
 
+            background("directory", directory_cache.run)
             background("dialplan-settings", partial(dialplan.keep_published, ami, directory))
             background("cdr-ingest", ingest.run)
             background("archive", archiver.run)
@@ -87,8 +95,9 @@ async def serve(settings: Settings) -> None:
                 background("purge", partial(purge_every, web.retention, Path(settings.archive.root),
                                             settings.retention))
             control = CallControl(None, settings.ari.app)
-            ledger = CallLedger(calls, recordings, archiver, tasks)
-            app = StasisApp(control, directory, settings.calls, ledger, tasks)
+            ledger = CallLedger(calls, recordings, archiver, tasks, journal)
+            background("journal-replay", ledger.replay)
+            app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
             await keep_connected(settings, app)
 
 

@@ -31,6 +31,11 @@ class Database:
         self.pool = AsyncConnectionPool(self._conninfo, min_size=1, max_size=max_size, open=False)
 
     @property
+    def conninfo(self) -> str:
+        """For a connection of its own (LISTEN); holds the password: never log it."""
+        return self._conninfo
+
+    @property
     def where(self) -> str:
         return f"{self.settings.host}:{self.settings.port} (database {self.settings.name!r})"
 

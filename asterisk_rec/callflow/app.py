@@ -17,8 +17,8 @@ from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.calls.summary import AppCall, app_direction
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
+from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import Organisation, User
-from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, dial_targets, external_target, plan_call
 from asterisk_rec.recording.naming import new_call_id, recording_name
@@ -55,7 +55,7 @@ def _e164_or_none(number: str) -> str | None:
 
 
 class StasisApp:
-    def __init__(self, control: CallControl, directory: DirectoryStore, settings: CallSettings,
+    def __init__(self, control: CallControl, directory: DirectoryCache, settings: CallSettings,
                  ledger: CallLedger, task_group: Any) -> None:
         self.control = control
         self.ledger = ledger
@@ -157,28 +157,29 @@ class StasisApp:
 
     async def attribute(self, channel: Event, number: str, organisation_name: str) -> Parties:
         """Who calls whom: the caller by device (a user's mobile by caller id over the trunk), the callee by
-        extension in the organisation, or an outside number (perhaps a user's mobile)."""
+        extension in the organisation, or an outside number (perhaps a user's mobile). From the directory
+        in memory: PostgreSQL is not asked, so it may be away."""
         endpoint = endpoint_of(channel["name"])
         caller: User | None = None
         if endpoint == self.settings.trunk:
             mobile = _e164_or_none(channel.get("caller", {}).get("number", ""))
-            caller = await self.directory.user_by_device(number=mobile) if mobile else None
+            caller = self.directory.user_by_device(number=mobile) if mobile else None
         elif endpoint is not None:
-            caller = await self.directory.user_by_device(endpoint=endpoint)
+            caller = self.directory.user_by_device(endpoint=endpoint)
         organisation: Organisation | None = None
         if organisation_name:
-            organisation = await self.directory.organisation(organisation_name)
+            organisation = self.directory.organisation(organisation_name)
         elif caller is not None:
             organisation = caller.organisation
         if number.isdigit() and len(number) <= 10 and organisation is not None:
-            callee = await self.directory.user_by_extension(organisation.id, number)
+            callee = self.directory.user_by_extension(organisation.id, number)
             if callee is None:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
             targets = dial_targets(callee, self.settings.trunk, self.settings.ring_seconds,
                                    self.settings.mobile_ring_seconds)
             return Parties(caller, callee, targets, organisation, endpoint == self.settings.trunk)
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
-        callee = await self.directory.user_by_device(number=outside)
+        callee = self.directory.user_by_device(number=outside)
         return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),),
                        organisation, endpoint == self.settings.trunk)
 
@@ -199,8 +200,8 @@ class StasisApp:
             await self._hand_back(channel["id"], DialStatus.CHANUNAVAIL)
             return
         except Exception:
-            # The directory cannot be read (PostgreSQL down?): the dialplan then does what it does when the
-            # app is down, as the organisation chose (fail open or closed).
+            # A fault of the app's own: the dialplan then does what it does when the app is down, as the
+            # organisation chose (fail open or closed).
             log.exception("call %s from %s to %s: cannot attribute the call", call_id, channel["name"], number)
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
@@ -215,7 +216,7 @@ class StasisApp:
             linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
             await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties))
         except Exception:
-            # Nothing is started that is not written down first.
+            # Nothing is started that is not written down first (in the local journal).
             log.exception("call %s: cannot write the call down", call_id)
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return

@@ -1,5 +1,7 @@
 """What the app writes down about the calls it runs, and when: a call before anyone rings, a recording
-before it starts, both completed when the call ends, and the finished recording handed to the archive."""
+before it starts, its parts as they change, both completed when the call ends, and the finished
+recording handed to the archive. Everything goes into the local journal first (synced, no network in
+the call's path) and is replayed from there into PostgreSQL, in order, whenever PostgreSQL takes it."""
 
 from __future__ import annotations
 
@@ -8,58 +10,71 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+import psycopg
 
 from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.worker import Archiver
+from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.call import CallRecord
+from asterisk_rec.callflow.journal import Entry, Journal, JournalError, Pending
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.calls.summary import AppCall
+from asterisk_rec.jobs.supervisor import describe
 
 log = logging.getLogger(__name__)
 
-# A write at the end of a call that fails (PostgreSQL away) is tried again this often, this long.
-RETRY_SECONDS = 2.0
-RETRY_FOR_SECONDS = 3600.0
+# While PostgreSQL is away the replay tries again this often, at most.
+REPLAY_RETRY_MAX_SECONDS = 5.0
+# With nothing new, the journal is looked at again after this long anyway.
+REPLAY_IDLE_SECONDS = 5.0
 
 
 class CallLedger:
-    def __init__(self, calls: CallStore, recordings: RecordingStore, archiver: Archiver, task_group: Any) -> None:
+    def __init__(self, calls: CallStore, recordings: RecordingStore, archiver: Archiver, task_group: Any,
+                 journal: Journal) -> None:
         self.calls = calls
         self.recordings = recordings
         self.archiver = archiver
         self.task_group = task_group
-        self._locks: dict[str, anyio.Lock] = {}
+        self.journal = journal
+        # PostgreSQL away since (monotonic time), for one warning and one all-clear per outage.
+        self.database_away_since: float | None = None
 
     async def call_started(self, call: AppCall) -> None:
-        """Raises if it cannot be written: the call is then not taken on (the dialplan's fail mode)."""
-        await self.calls.app_call_started(call)
+        """Raises if it cannot be written (the journal's disk failing): the call is then not taken on (the
+        dialplan's fail mode)."""
+        await self.journal.append(entries.CALL_STARTED, entries.call_started(call))
 
     async def recording_starting(self, name: str, call_id: str, organisation_id: int, owners: tuple[int, ...],
                                  started_at: datetime) -> None:
-        """Never raises: a recording the row could not be written for is still made, and the archive adopts
+        """Never raises: a recording that could not be written down is still made, and the archive adopts
         it (its name carries the organisation and call)."""
         self.archiver.hold(name)
         try:
-            await self.recordings.recording_started(name, call_id, organisation_id, owners, started_at)
-        except Exception as err:
+            await self.journal.append(entries.RECORDING_STARTED,
+                                      entries.recording_started(name, call_id, organisation_id, owners, started_at))
+        except JournalError as err:
             log.error("recording %s of call %s: cannot write it down (%s); recording anyway", name, call_id, err)
 
     def parts_changed(self, record: CallRecord) -> None:
-        """Keeps the recorded parts on the row as they change, in the background (one write at a time per
-        recording, each of the parts as they are by then); the call's end writes them anyway."""
-        self.task_group.start_soon(self._write_parts, record)
-
-    async def _write_parts(self, record: CallRecord) -> None:
+        """Keeps the recorded parts on the row as they change (a restarted service takes them up again);
+        queued now, so they stay in order with the call's end."""
         name = record.recording_started
-        if name is None:
-            return
-        async with self._locks.setdefault(name, anyio.Lock()):
-            try:
-                await self.recordings.parts_changed(name, [list(part) for part in record.parts])
-            except Exception as err:
-                log.warning("recording %s: cannot keep its parts so far (%s)", name, err)
-        if record.ended_at is not None:
-            self._locks.pop(name, None)
+        if name is not None:
+            self._in_background(self.journal.add(entries.PARTS, {"name": name,
+                                                                 "parts": entries.parts_out(record.parts)}))
+
+    def call_ended(self, record: CallRecord) -> None:
+        self._in_background(self.journal.add(entries.CALL_ENDED, entries.call_ended(record)))
+
+    def _in_background(self, pending: Pending) -> None:
+        self.task_group.start_soon(self._written, pending)
+
+    async def _written(self, pending: Pending) -> None:
+        try:
+            await self.journal.written(pending)
+        except JournalError as err:
+            log.error("cannot write down %s: %s", pending.kind, err)
 
     async def parts_of(self, name: str) -> list[list[datetime | None]]:
         """The parts a recording's row holds (after a restart); none if they cannot be read."""
@@ -75,27 +90,73 @@ class CallLedger:
     def recording_finished(self, name: str, *, keep: bool) -> None:
         self.archiver.release(name, archive=keep)
 
-    def call_ended(self, record: CallRecord) -> None:
-        """Completes the rows in the background, retrying while PostgreSQL is away."""
-        self.task_group.start_soon(self._write_end, record)
+    # From the journal into PostgreSQL
 
-    async def _write_end(self, record: CallRecord) -> None:
-        with anyio.move_on_after(RETRY_FOR_SECONDS) as scope:
-            while True:
+    async def replay(self) -> None:
+        """Runs for the service's lifetime: every entry into PostgreSQL once, in order; waits while
+        PostgreSQL is away. An entry PostgreSQL refuses for its content is set aside, logged, not retried."""
+        delay = 0.5
+        while True:
+            wake = self.journal.appended = anyio.Event()
+            batch = await self.journal.pending()
+            if not batch:
+                with anyio.move_on_after(REPLAY_IDLE_SECONDS):
+                    await wake.wait()
+                continue
+            try:
+                await self._apply_all(batch)
+            except Exception as err:
+                if self.database_away_since is None:
+                    self.database_away_since = anyio.current_time()
+                    log.error("cannot write the calls down in PostgreSQL (%s): they wait in the journal %s",
+                              describe(err), self.journal.path)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, REPLAY_RETRY_MAX_SECONDS)
+                continue
+            delay = 0.5
+            if self.database_away_since is not None:
+                log.warning("all clear: PostgreSQL takes the calls again after %.0f s",
+                            anyio.current_time() - self.database_away_since)
+                self.database_away_since = None
+
+    async def _apply_all(self, batch: list[Entry]) -> None:
+        applied: list[int] = []
+        try:
+            for entry in batch:
                 try:
-                    await self._end(record)
-                    return
-                except Exception as err:
-                    log.warning("call %s: cannot write its end (%s): retrying", record.call_id, err)
-                    await anyio.sleep(RETRY_SECONDS)
-        if scope.cancelled_caught:
-            log.error("call %s: its end was never written; its row keeps the CDRs' account", record.call_id)
+                    await self._apply(entry)
+                except (psycopg.DataError, psycopg.IntegrityError) as err:
+                    log.error("journal entry %d (%s) refused by PostgreSQL, set aside: %s", entry.seq, entry.kind,
+                              err)
+                    await self.journal.refuse(entry, str(err))
+                    continue
+                applied.append(entry.seq)
+        finally:
+            if applied:
+                await self.journal.done(applied)
 
-    async def _end(self, record: CallRecord) -> None:
-        assert record.ended_at is not None
-        if record.recording_started is not None:
-            await self.recordings.recording_ended(
-                record.recording_started, notice_finished_at=record.notice_finished_at, joined_at=record.joined_at,
-                parts=record.parts, discarded=record.recording is None)
-        await self.calls.app_call_ended(record.call_id, answered_at=record.joined_at, ended_at=record.ended_at,
-                                        outcome=record.outcome, notice_finished_at=record.notice_finished_at)
+    async def _apply(self, entry: Entry) -> None:
+        payload = entry.payload
+        if entry.kind == entries.CALL_STARTED:
+            await self.calls.app_call_started(entries.app_call(payload))
+        elif entry.kind == entries.RECORDING_STARTED:
+            started_at = entries.time_of(payload, "started_at")
+            assert started_at is not None
+            await self.recordings.recording_started(payload["name"], payload["call_id"], payload["organisation_id"],
+                                                    tuple(payload["owners"]), started_at)
+        elif entry.kind == entries.PARTS:
+            await self.recordings.parts_changed(payload["name"], entries.parts_in(payload["parts"]))
+        elif entry.kind == entries.CALL_ENDED:
+            if payload["recording"] is not None:
+                await self.recordings.recording_ended(
+                    payload["recording"], notice_finished_at=entries.time_of(payload, "notice_finished_at"),
+                    joined_at=entries.time_of(payload, "joined_at"), parts=entries.parts_in(payload["parts"]),
+                    discarded=payload["discarded"])
+            ended_at = entries.time_of(payload, "ended_at")
+            assert ended_at is not None
+            await self.calls.app_call_ended(payload["call_id"], answered_at=entries.time_of(payload, "joined_at"),
+                                            ended_at=ended_at, outcome=entries.outcome(payload),
+                                            notice_finished_at=entries.time_of(payload, "notice_finished_at"))
+        else:
+            log.error("journal entry %d of an unknown kind %r: set aside", entry.seq, entry.kind)
+            await self.journal.refuse(entry, "unknown kind")

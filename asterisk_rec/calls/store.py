@@ -35,7 +35,9 @@ class CallStore:
         async with self.db.pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO app_calls (call_id, linked_id, direction, caller, callee, caller_user_id,"
-                " callee_user_id, organisation_ids, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " callee_user_id, organisation_ids, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                # Replayed from the journal after a crash: the second time changes nothing.
+                " ON CONFLICT (call_id) DO NOTHING",
                 (call.call_id, call.linked_id, call.direction.value, call.caller, call.callee, call.caller_user_id,
                  call.callee_user_id, list(call.organisation_ids), call.started_at))
             await self._recompute(conn, call.linked_id)

@@ -127,6 +127,10 @@ class DirectoryStore:
         await self.organisation(organisation)
         return await self._users("o.name = %s", (organisation,))
 
+    async def all_users(self) -> list[User]:
+        """Every user of every organisation, with their devices (the service's in-memory directory)."""
+        return await self._users("true", ())
+
     async def user_by_device(self, *, endpoint: str | None = None, number: str | None = None) -> User | None:
         """The user a PJSIP endpoint or a mobile number belongs to, if any: how calls are attributed."""
         column, value = ("d.endpoint", endpoint) if endpoint is not None else ("d.number", number)

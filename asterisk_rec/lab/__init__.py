@@ -69,7 +69,7 @@ def require_root(command: str) -> None:
     if os.geteuid() != 0:
         raise LabNeedsRoot(
             "the lab needs root: it runs debootstrap, mount and chroot. "
-            f"Run it as root: sudo asterisk-rec lab {command}"
+            f"Run it as root (log in as root, su -, or sudo where installed): asterisk-rec lab {command}"
         )
 
 
@@ -91,6 +91,7 @@ class Lab:
         else:
             self.rootfs.bootstrap()
         self.rootfs.mount()
+        self.rootfs.know_host_name()
         source, environment = project_source(), self.settings.provision_environment()
         # The project's files for the lab and the lab's settings, as last provisioned.
         stamp = self.settings.directory / "provisioned.sha256"

@@ -41,11 +41,15 @@ class Sipp:
     """One SIPp run; its logs stay in ``workdir`` for a failing test to show."""
 
     def __init__(self, scenario: str, phone: Phone, workdir: Path, keys: dict[str, str], pause_ms: int,
-                 remote: str | None = None, service: str | None = None, timeout_s: int = 60) -> None:
-        # The scenario's one <pause/> lasts -d ms (SIPp takes no keyword there).
+                 remote: str | None = None, service: str | None = None, timeout_s: int = 60, calls: int = 1,
+                 per_second: int | None = None) -> None:
+        # The scenario's one <pause/> lasts -d ms (SIPp takes no keyword there). Several calls: all at once
+        # (at most -l), started ``per_second``.
         command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(phone.sip_port),
-                   "-mp", str(phone.media_port), "-m", "1", "-d", str(pause_ms), "-nostdin",
+                   "-mp", str(phone.media_port), "-m", str(calls), "-d", str(pause_ms), "-nostdin",
                    "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err", "-trace_msg", "-trace_logs"]
+        if per_second is not None:
+            command += ["-l", str(calls), "-r", str(per_second)]
         for key, value in keys.items():
             command += ["-key", key, value]
         if service is not None:
@@ -86,9 +90,10 @@ class Sipp:
             self.process.communicate()
 
 
-def answer(phone: Phone, tone: Path, workdir: Path, ring_ms: int = 500) -> Sipp:
-    """The phone rings for ``ring_ms``, answers and sends its tone until hung up."""
-    return Sipp("answerer.xml", phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=ring_ms)
+def answer(phone: Phone, tone: Path, workdir: Path, ring_ms: int = 500, calls: int = 1, timeout_s: int = 60) -> Sipp:
+    """The phone rings for ``ring_ms``, answers and sends its tone until hung up (``calls`` times, at once)."""
+    return Sipp("answerer.xml", phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=ring_ms, calls=calls,
+                timeout_s=timeout_s)
 
 
 def ring_only(phone: Phone, workdir: Path) -> Sipp:
@@ -117,15 +122,17 @@ def call_and_give_up(phone: Phone, number: str, workdir: Path) -> Sipp:
 
 
 def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, test_id: str = "",
-         caller_id: str | None = None, hold: bool = False) -> Sipp:
+         caller_id: str | None = None, hold: bool = False, calls: int = 1, per_second: int | None = None,
+         timeout_s: int = 60) -> Sipp:
     """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up.
     From the trunk, ``caller_id`` is the outside caller's number. With ``hold``, it talks, holds and
-    talks again, ``call_ms`` each."""
+    talks again, ``call_ms`` each. ``calls`` calls at once, started ``per_second``."""
     from_trunk = phone is TRUNK_CALLER
     return Sipp("caller-hold.xml" if hold else "caller.xml", phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id or "-",
                  "trunk": "yes" if from_trunk else "no"},
-                pause_ms=call_ms, remote=ASTERISK_SIP, service=number)
+                pause_ms=call_ms, remote=ASTERISK_SIP, service=number, calls=calls, per_second=per_second,
+                timeout_s=timeout_s)
 
 
 # What caller.xml does between answer and hangup: its tone for -d ms.

@@ -7,8 +7,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
+import anyio
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +26,20 @@ MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # Checked when the e-mail is unknown, so a login takes as long either way.
 _DUMMY_HASH = _HASHER.hash("not a password of anyone")
+# argon2 takes tens of milliseconds of CPU: off the event loop (which may also run call control), and one
+# at a time, so a burst of logins takes at most one of the cores.
+_HASHING = anyio.CapacityLimiter(1)
+
+
+async def _hash(password_text: str) -> str:
+    return await anyio.to_thread.run_sync(_HASHER.hash, password_text, limiter=_HASHING)
+
+
+async def _verify(hashed: str, password_text: str) -> bool:
+    try:
+        return await anyio.to_thread.run_sync(partial(_HASHER.verify, hashed, password_text), limiter=_HASHING)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 class Role(StrEnum):
@@ -42,6 +58,9 @@ class Account:
     role: Role
     user_id: int | None
     language: str
+    # Raised by logging out, a new password or disabling: every older session ends.
+    session_version: int = 0
+    disabled: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -66,13 +85,14 @@ def token_hash(token: str) -> str:
 
 
 _COLUMNS = """a.id, a.organisation_id, o.name AS organisation_name, o.time_zone, a.email, a.name, a.role,
-              a.user_id, a.language"""
+              a.user_id, a.language, a.session_version, a.disabled_at IS NOT NULL AS disabled"""
 
 
 def _account(row: dict[str, Any]) -> Account:
     return Account(id=row["id"], organisation_id=row["organisation_id"],
                    organisation_name=row["organisation_name"], time_zone=row["time_zone"], email=row["email"],
-                   name=row["name"], role=Role(row["role"]), user_id=row["user_id"], language=row["language"])
+                   name=row["name"], role=Role(row["role"]), user_id=row["user_id"], language=row["language"],
+                   session_version=row["session_version"], disabled=row["disabled"])
 
 
 class AccountStore:
@@ -92,7 +112,7 @@ class AccountStore:
         elif checked_role is Role.USER:
             raise InvalidInput("a plain user needs the extension of their directory user (--extension)")
         values = (org.id, address, models.name(name), checked_role.value, user_id, models.language(language),
-                  _HASHER.hash(password(new_password)))
+                  await _hash(password(new_password)))
         async with self.db.pool.connection() as conn:
             try:
                 cursor = await conn.execute(
@@ -124,25 +144,47 @@ class AccountStore:
         return _account(row) if row else None
 
     async def authenticate(self, email: str, given_password: str) -> Account:
-        """The account whose e-mail and password these are; one error for either being wrong."""
+        """The account whose e-mail and password these are; one error for either being wrong (or the
+        account disabled)."""
         async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("SELECT id, password_hash FROM accounts WHERE email = %s",
-                                        (email.strip().lower(),))
+            cursor = await conn.execute("SELECT id, password_hash FROM accounts WHERE email = %s"
+                                        " AND disabled_at IS NULL", (email.strip().lower(),))
             row = await cursor.fetchone()
-        try:
-            _HASHER.verify(row[1] if row else _DUMMY_HASH, given_password)
-        except (VerificationError, InvalidHashError):
-            row = None
-        if row is None:
+        if not await _verify(row[1] if row else _DUMMY_HASH, given_password) or row is None:
             raise Unauthenticated("wrong e-mail address or password")
         return await self.by_id(row[0])
 
     async def set_password(self, email: str, new_password: str) -> None:
+        """A new password ends every session of the account."""
+        hashed = await _hash(password(new_password))
         async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("UPDATE accounts SET password_hash = %s WHERE email = %s",
-                                        (_HASHER.hash(password(new_password)), email.strip().lower()))
+            cursor = await conn.execute("UPDATE accounts SET password_hash = %s, session_version = session_version + 1"
+                                        " WHERE email = %s", (hashed, email.strip().lower()))
             if not cursor.rowcount:
                 raise NotFound(f"no account for {email}")
+
+    async def end_sessions(self, account_id: int) -> None:
+        """Every portal session of the account ends (logging out ends them all)."""
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE accounts SET session_version = session_version + 1 WHERE id = %s",
+                               (account_id,))
+
+    async def set_disabled(self, account: Account, disabled: bool) -> Account:
+        """A disabled account cannot log in, its sessions end and its API tokens stop working; enabling it
+        again needs a directory user for a plain account."""
+        async with self.db.pool.connection() as conn:
+            try:
+                await conn.execute(
+                    "UPDATE accounts SET disabled_at = CASE WHEN %s THEN COALESCE(disabled_at, now()) END,"
+                    " session_version = session_version + 1 WHERE id = %s", (disabled, account.id))
+            except psycopg.errors.CheckViolation:
+                raise Conflict(f"{account.email} has no directory user any more: it cannot be enabled") from None
+        return await self.by_id(account.id)
+
+    async def delete(self, account: Account) -> None:
+        """The account and its API tokens go; the audit log keeps its entries (with the actor's name)."""
+        async with self.db.pool.connection() as conn:
+            await conn.execute("DELETE FROM accounts WHERE id = %s", (account.id,))
 
     async def issue_token(self, email: str, name: str) -> str:
         """A new API token for the account; shown this once, kept only as its hash."""
@@ -163,8 +205,9 @@ class AccountStore:
     async def by_token(self, token: str) -> Account:
         async with self.db.pool.connection() as conn:
             cursor = await conn.execute(
-                "UPDATE api_tokens SET last_used_at = now() WHERE token_sha256 = %s AND revoked_at IS NULL"
-                " RETURNING account_id", (token_hash(token),))
+                "UPDATE api_tokens t SET last_used_at = now() FROM accounts a WHERE t.token_sha256 = %s"
+                " AND t.revoked_at IS NULL AND a.id = t.account_id AND a.disabled_at IS NULL"
+                " RETURNING t.account_id", (token_hash(token),))
             row = await cursor.fetchone()
         if row is None:
             raise Unauthenticated("unknown or revoked API token")

@@ -333,3 +333,43 @@ async def request_export(request: Request, account: CurrentAccount, body: Export
 @router.get("/exports", summary="The organisation's bulk downloads, newest first (admins)")
 async def exports(request: Request, account: CurrentAccount) -> list[ExportOut]:
     return [export_out(request, account, e) for e in await context(request).exports.exports(account)]
+
+
+class AccountEntry(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Literal["admin", "user"]
+    language: str
+    disabled: bool
+
+
+class DisabledIn(BaseModel):
+    disabled: bool
+
+
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="the account's id, as listed")]
+
+
+def account_out(account: Account) -> AccountEntry:
+    return AccountEntry(id=account.id, email=account.email, name=account.name, role=account.role.value,
+                      language=account.language, disabled=account.disabled)
+
+
+@router.get("/accounts", summary="The organisation's portal and API accounts (admins)")
+async def accounts(request: Request, account: CurrentAccount) -> list[AccountEntry]:
+    return [account_out(a) for a in await context(request).account_admin.list(account)]
+
+
+@router.put("/accounts/{account_id}/disabled",
+            summary="Disable an account (its sessions end, its tokens stop working) or enable it again (admins)")
+async def disable_account(request: Request, account: CurrentAccount, account_id: AccountId,
+                          body: DisabledIn) -> AccountEntry:
+    return account_out(await context(request).account_admin.set_disabled(account, account_id, body.disabled,
+                                                                         remote_address(request)))
+
+
+@router.delete("/accounts/{account_id}", status_code=204, summary="Delete an account and its tokens (admins)")
+async def delete_account(request: Request, account: CurrentAccount, account_id: AccountId) -> Response:
+    await context(request).account_admin.delete(account, account_id, remote_address(request))
+    return Response(status_code=204)

@@ -21,7 +21,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.errors import AsteriskRecError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from asterisk_rec.errors import (
+    AsteriskRecError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyLogins,
+    Unauthenticated,
+)
 from asterisk_rec.export.service import ExportService
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import ConfirmationNeeded, RetentionService
@@ -29,12 +37,14 @@ from asterisk_rec.web import api, portal
 from asterisk_rec.web.accounts import AccountStore
 from asterisk_rec.web.audit import AuditLog
 from asterisk_rec.web.auth import WebContext, session_account
-from asterisk_rec.web.services import CallsService, RecordingSettingsService
+from asterisk_rec.web.login_limits import LoginLimiter
+from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
 
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[AsteriskRecError], int] = {InvalidInput: 400, Unauthenticated: 401, Forbidden: 403,
-                                              NotFound: 404, Conflict: 409, ConfirmationNeeded: 409}
+                                              NotFound: 404, Conflict: 409, ConfirmationNeeded: 409,
+                                              TooManyLogins: 429}
 HTTP_ERROR_IDS = {404: "not_found", 405: "method_not_allowed", 400: "invalid_input"}
 
 
@@ -122,7 +132,8 @@ async def web_context(settings: Settings, db: Database) -> tuple[WebContext, str
     retention = RetentionService(db, audit, settings.retention)
     exports = ExportService(db, audit, retention, Mailer(settings.mail), settings.export, archive_root, secret)
     web = WebContext(settings, accounts, audit, CallsService(db, audit, archive_root),
-                     RecordingSettingsService(DirectoryStore(db), audit), retention, exports)
+                     RecordingSettingsService(DirectoryStore(db), audit), retention, exports, LoginLimiter(),
+                     AccountsService(accounts, audit))
     return web, secret
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,13 +15,19 @@ from asterisk_rec.config import Settings
 from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
 from asterisk_rec.web.accounts import Account, AccountStore
 from asterisk_rec.web.audit import AuditLog
-from asterisk_rec.web.services import CallsService, RecordingSettingsService
+from asterisk_rec.web.login_limits import LoginLimiter
+from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
 
 if TYPE_CHECKING:
     from asterisk_rec.export.service import ExportService
     from asterisk_rec.retention.service import RetentionService
 
 SESSION_ACCOUNT = "account_id"
+# The account's session version at login, and when the session began: a raised version (logout, a new
+# password, the account disabled) or a session older than web.session_hours ends it, however often its
+# cookie was renewed.
+SESSION_VERSION = "version"
+SESSION_BEGAN = "began"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -37,6 +44,8 @@ class WebContext:
     recording_settings: RecordingSettingsService
     retention: RetentionService
     exports: ExportService
+    login_limits: LoginLimiter
+    account_admin: AccountsService
 
 
 def context(request: Request) -> WebContext:
@@ -66,11 +75,20 @@ async def session_account(request: Request) -> Account | None:
     account_id = request.session.get(SESSION_ACCOUNT)
     if not isinstance(account_id, int):
         return None
+    web = context(request)
+    began = request.session.get(SESSION_BEGAN)
+    if not isinstance(began, (int, float)) or time.time() - began > web.settings.web.session_hours * 3600:
+        request.session.clear()
+        return None
     try:
-        return await context(request).accounts.by_id(account_id)
+        account = await web.accounts.by_id(account_id)
     except NotFound:
         request.session.clear()
         return None
+    if account.disabled or request.session.get(SESSION_VERSION) != account.session_version:
+        request.session.clear()
+        return None
+    return account
 
 
 async def api_account(request: Request) -> Account:
@@ -90,4 +108,6 @@ async def api_account(request: Request) -> Account:
 def log_in(request: Request, account: Account) -> None:
     request.session.clear()  # a new session at every login: nothing carried over from before
     request.session[SESSION_ACCOUNT] = account.id
+    request.session[SESSION_VERSION] = account.session_version
+    request.session[SESSION_BEGAN] = time.time()
     csrf_token(request)

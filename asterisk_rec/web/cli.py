@@ -48,6 +48,10 @@ def add_commands(commands: Any) -> None:
     p.add_argument("email")
     p = account.add_parser("list", help="the organisation's accounts")
     p.add_argument("org")
+    for action, what in (("disable", "disable an account: it cannot log in, its sessions end, its tokens stop"),
+                         ("enable", "enable a disabled account again"),
+                         ("delete", "delete an account and its tokens (the audit log keeps its entries)")):
+        account.add_parser(action, help=what).add_argument("email")
 
     calls = commands.add_parser("calls", help="the organisation's calls and recordings").add_subparsers(
         dest="action", required=True)
@@ -96,6 +100,12 @@ async def _account(web: WebContext, a: argparse.Namespace) -> list[str]:
         return [await accounts.issue_token(a.email, a.name)]
     if a.action == "revoke":
         return [f"{await accounts.revoke_tokens(a.email)} tokens revoked"]
+    if a.action in ("disable", "enable"):
+        changed = await accounts.set_disabled(await accounts.by_email(a.email), a.action == "disable")
+        return [f"{changed.email} {'disabled' if changed.disabled else 'enabled'}"]
+    if a.action == "delete":
+        await accounts.delete(await accounts.by_email(a.email))
+        return [f"{a.email} deleted"]
     return [f"{x.email}\t{x.role.value}\t{x.name}" for x in await accounts.accounts(a.org)]
 
 

@@ -4,6 +4,8 @@ handlers over the same services as the API; every form carries the session's CSR
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from asterisk_rec.errors import AsteriskRecError, InvalidInput, Unauthenticated
+from asterisk_rec.errors import AsteriskRecError, InvalidInput, TooManyLogins, Unauthenticated
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.retention.service import ConfirmationNeeded
 from asterisk_rec.web import call_query
@@ -23,6 +25,8 @@ from asterisk_rec.web.api import MAX_ID, recording_response
 from asterisk_rec.web.auth import CSRF_FIELD, check_csrf, context, csrf_token, log_in, remote_address, session_account
 from asterisk_rec.web.i18n import LANGUAGES, translator
 from asterisk_rec.web.services import only_admins
+
+log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -85,11 +89,19 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 async def login(request: Request, csrf: Csrf, email: Annotated[str, Form(max_length=320)],
                 password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
+    web, address = context(request), remote_address(request)
     try:
-        account = await context(request).accounts.authenticate(email, password)
+        web.login_limits.check(email, address, time.monotonic())
+        account = await web.accounts.authenticate(email, password)
+    except TooManyLogins as err:
+        log.warning("login refused for %r from %s: %s", email, address, err.message)
+        return render(request, "login.html", None, status_code=429, next=_safe_next(next), error=err.message,
+                      email=email)
     except Unauthenticated as err:
+        web.login_limits.failed(email, address, time.monotonic())
         return render(request, "login.html", None, status_code=401, next=_safe_next(next), error=err.message,
                       email=email)
+    web.login_limits.succeeded(email)
     log_in(request, account)
     await context(request).audit.write(account, account.organisation_id, "login",
                                        remote_address=remote_address(request))
@@ -99,6 +111,9 @@ async def login(request: Request, csrf: Csrf, email: Annotated[str, Form(max_len
 @router.post("/logout")
 async def logout(request: Request, csrf: Csrf) -> Response:
     check_csrf(request, csrf)
+    account = await session_account(request)
+    if account is not None:
+        await context(request).accounts.end_sessions(account.id)  # on every device
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

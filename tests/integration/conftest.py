@@ -1,4 +1,4 @@
-"""Integration tests run against the lab (``sudo asterisk-rec lab up``). Without it they fail; they never
+"""Integration tests run against the lab (``asterisk-rec lab up``, as root). Without it they fail; they never
 skip, so a CI run without a lab is red."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ MAX_EXPORTS = 3
 def lab_env_file() -> Path:
     path = Path(os.environ.get("ASTERISK_REC_ENV_FILE") or LabSettings.from_environment().env_file)
     if not path.is_file():
-        pytest.fail(f"the lab is not up (no {path}): run `sudo asterisk-rec lab up`, or `./run test`")
+        pytest.fail(f"the lab is not up (no {path}): run `asterisk-rec lab up` as root, or `./run test`")
     return path
 
 
@@ -62,7 +62,8 @@ def settings(lab_env_file: Path) -> Settings:
         httpx.get(settings.ari.url + "ari/asterisk/ping", timeout=3,
                   auth=(settings.ari.user, settings.ari.password.reveal())).raise_for_status()
     except httpx.HTTPError as err:
-        pytest.fail(f"the lab's Asterisk does not answer at {settings.ari.url} ({err}): run `sudo asterisk-rec lab up`")
+        pytest.fail(f"the lab's Asterisk does not answer at {settings.ari.url} ({err}):"
+                    " run `asterisk-rec lab up` as root")
     return settings
 
 
@@ -159,6 +160,7 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
     """The service itself on the lab, with the lab's directory seeded and short ring times so no-answer
     cases stay quick. (`./run test` stops the demo's service first: one app instance at a time.)"""
     command = [sys.executable, "-m", "asterisk_rec", "--env-file", str(lab_env_file)]
+    workdir = tmp_path_factory.mktemp("service")
     seeded = subprocess.run([*command, "lab", "seed"], capture_output=True, text=True, timeout=60, check=False)
     assert seeded.returncode == 0, seeded.stderr
     process = ServiceProcess(
@@ -171,8 +173,9 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
          "--set", "export.poll_seconds=0.5", "--set", f"export.portal_url=http://127.0.0.1:{PORTAL_PORT}",
          # The export disk is a small tmpfs: the tests fill it themselves, and bound exports per organisation.
          "--set", "export.min_free_mb=0", "--set", f"export.max_per_organisation={MAX_EXPORTS}",
-         "--set", "retention.purge_every_hours=0", "serve"],
-        tmp_path_factory.mktemp("service") / "service.log")
+         "--set", "retention.purge_every_hours=0", "--set", f"service.journal={workdir / 'journal.sqlite3'}",
+         "serve"],
+        workdir / "service.log")
     process.start()
     if "while the app was away" in process.log.read_text():
         # An earlier run left calls in the lab, which the service just ended: Asterisk retransmits their

@@ -36,6 +36,9 @@ EXERCISED = {
     # test_retention_export.py:
     ("get", "/api/v1/retention"), ("put", "/api/v1/retention"), ("put", "/api/v1/bulk-download"),
     ("get", "/api/v1/statement"), ("post", "/api/v1/exports"), ("get", "/api/v1/exports"),
+    # test_accounts.py:
+    ("get", "/api/v1/accounts"), ("put", "/api/v1/accounts/{account_id}/disabled"),
+    ("delete", "/api/v1/accounts/{account_id}"),
 }
 
 

@@ -17,9 +17,7 @@ from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.lab import Lab, LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
-from asterisk_rec.lab.services import service_specs
 from asterisk_rec.testing.capture import RtpCapture
 from asterisk_rec.testing.sipp import (
     ALICE_APP,
@@ -286,24 +284,3 @@ async def test_bridge_recording_method_records_the_same_call(
     finally:
         service.stop()
         service.start()
-
-
-async def test_directory_unavailable_follows_the_fail_mode(
-        records: Records, ari: AriRest, set_modes: SetModes, ami_events: AmiEvents, tmp_path: Path) -> None:
-    """PostgreSQL is down when a call comes in: the app cannot attribute it, so the dialplan does what it
-    does when the app is down (the lab fails open: connected unrecorded, alarm raised); then it recovers."""
-    await set_modes(bob="always")
-    lab = Lab(LabSettings.from_environment())
-    postgresql = next(spec for spec in service_specs(lab.rootfs) if spec.name == "postgresql")
-    before = await records.snapshot()
-    await anyio.to_thread.run_sync(lab.services.stop, postgresql)
-    try:
-        await talk(tmp_path, CAROL_DESK, "202", BOB_DESK, call_ms=2000)
-    finally:
-        await anyio.to_thread.run_sync(lab.services.start, postgresql)
-    alarm = await ami_events.wait_for("AsteriskRecAppDown")
-    assert alarm["Number"] == "202"
-    await records.assert_no_recording(before)
-    # Written down by the CDR alone (the app could not), once PostgreSQL is back.
-    await records.one_call(before, talk_seconds=2, caller="203",
-                           callee="202", direction="internal", disposition="answered")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -17,10 +18,10 @@ import pytest
 from asterisk_rec.config import Settings
 from asterisk_rec.lab import Lab, LabSettings
 from asterisk_rec.lab.services import ServiceSpec, service_specs
-from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, DAVE_DESK
-from tests.integration.calls import Records, Snapshot, assert_both_tones
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
+from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
 from tests.integration.conftest import ServiceProcess, SetModes
-from tests.integration.test_call_control import talk
+from tests.integration.test_call_control import finish, talk
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,8 @@ async def wait_for_log_count(service: ServiceProcess, text: str, count: int, wit
             await anyio.sleep(0.05)
 
 
-async def assert_counts(records: Records, before: Snapshot, calls: int, recorded: int) -> None:
+async def assert_counts(records: Records, before: Snapshot, calls: int, recorded: int,
+                        check_audio: bool = True) -> None:
     """Exactly ``calls`` call rows and ``recorded`` archived recordings since ``before``, each recording
     verified against its hash and holding both parties' tones, and linked to one of the rows."""
     rows = await records.wait_for_calls(before, calls, within=60)
@@ -55,7 +57,8 @@ async def assert_counts(records: Records, before: Snapshot, calls: int, recorded
     call_ids = {row["call_id"] for row in rows}
     for recording in stored:
         assert recording["call_id"] in call_ids, f"{recording['name']} is linked to no call row"
-        assert_both_tones(await anyio.to_thread.run_sync(records.verified_audio, recording))
+        if check_audio:
+            assert_both_tones(await anyio.to_thread.run_sync(records.verified_audio, recording))
 
 
 async def test_service_killed_mid_fetch(settings: Settings, service: ServiceProcess, set_modes: SetModes,
@@ -98,26 +101,62 @@ async def test_ami_dropped_at_hangup(settings: Settings, service: ServiceProcess
     assert [r["received_via"] for r in via] == ["csv"], via
 
 
-async def test_postgresql_stopped_30_s_during_calls(settings: Settings, service: ServiceProcess,
-                                                    set_modes: SetModes, records: Records, tmp_path: Path) -> None:
-    """PostgreSQL stops for 30 s while a recorded call is connected, and another call is placed meanwhile
-    (connected unrecorded: the lab fails open). Both calls get their rows and the recording its archived
-    file once PostgreSQL is back."""
+BURST = 20
+BURST_TALK_MS = 20000
+
+
+def set_up_seconds(recordings: list[dict[str, Any]]) -> list[float]:
+    """Per call, sorted: from the end of the notice the callee heard on answering to the parties joined."""
+    return sorted((r["joined_at"] - r["notice_finished_at"]).total_seconds() for r in recordings)
+
+
+async def burst(workdir: Path, calls: int, talk_ms: int) -> None:
+    """``calls`` calls Alice -> Bob (202), all started within two seconds, each talking ``talk_ms``."""
+    await anyio.Path(workdir).mkdir(parents=True, exist_ok=True)
+    answering = answer(BOB_DESK, ulaw_tone(workdir / "callee.ul", CALLEE_HZ, talk_ms / 1000 + 10), workdir / "bob",
+                       calls=calls, timeout_s=120)
+    await anyio.sleep(0.5)
+    calling = call(ALICE_DESK, "202", ulaw_tone(workdir / "caller.ul", CALLER_HZ, talk_ms / 1000 + 10),
+                   workdir / "alice", call_ms=talk_ms, calls=calls, per_second=calls // 2, timeout_s=120)
+    await finish(calling, answering)
+
+
+async def test_postgresql_stopped_60_s_while_20_recorded_calls_are_set_up(
+        settings: Settings, service: ServiceProcess, set_modes: SetModes, records: Records, tmp_path: Path) -> None:
+    """PostgreSQL stops; 20 recorded calls are set up (all within two seconds) and talk 20 s; PostgreSQL
+    comes back after 60 s. Every call is set up as fast as with PostgreSQL up (attributed from the
+    directory in memory, written down in the local journal), recorded from the moment the parties meet
+    to its end, and once PostgreSQL is back every call row and recording row is there, exactly once."""
     await set_modes(alice="always")
     lab, postgresql = lab_service("postgresql")
+    # The same burst with PostgreSQL up first: how fast calls are set up here anyway.
+    baseline = await records.snapshot()
+    await burst(tmp_path / "up", BURST, 3000)
+    await assert_counts(records, baseline, calls=BURST, recorded=BURST, check_audio=False)
+    up = set_up_seconds(await records.stored_since(baseline))
     before = await records.snapshot()
-    marker = service.log.read_text().count(CONNECTED)
-    async with anyio.create_task_group() as calls:
-        calls.start_soon(functools.partial(talk, tmp_path / "a", ALICE_DESK, "202", BOB_DESK, call_ms=10000))
-        await wait_for_log_count(service, CONNECTED, marker + 1)
-        await anyio.to_thread.run_sync(lab.services.stop, postgresql)
-        stopped = anyio.current_time()
-        try:
-            await talk(tmp_path / "b", CAROL_DESK, "204", DAVE_DESK, call_ms=3000)
-            await anyio.sleep(max(0.0, 30 - (anyio.current_time() - stopped)))
-        finally:
-            await anyio.to_thread.run_sync(lab.services.start, postgresql)
-    await assert_counts(records, before, calls=2, recorded=1)
+    await anyio.to_thread.run_sync(lab.services.stop, postgresql)
+    stopped = anyio.current_time()
+    try:
+        await burst(tmp_path, BURST, BURST_TALK_MS)
+        await anyio.sleep(max(0.0, 60 - (anyio.current_time() - stopped)))
+    finally:
+        await anyio.to_thread.run_sync(lab.services.start, postgresql)
+    await assert_counts(records, before, calls=BURST, recorded=BURST)
+    stored = await records.stored_since(before)
+    down = set_up_seconds(stored)
+    for label, figures in (("PostgreSQL up", up), ("PostgreSQL down", down)):
+        print(f"notice's end to parties joined, {label}, {len(figures)} calls: median"
+              f" {figures[len(figures) // 2] * 1000:.0f} ms, worst {figures[-1] * 1000:.0f} ms")
+    assert down[-1] < max(1.0, 2 * up[-1]), (up, down)
+    for recording in stored:
+        recorded = sum((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+                       for start, end in recording["parts"])
+        assert recording["duration_seconds"] >= BURST_TALK_MS / 1000 - 1.5, recording
+        assert abs(recorded - recording["duration_seconds"]) < 1.5, recording
+    rows = await records.rows("SELECT call_id, count(*) AS n FROM calls WHERE started_at >= %s GROUP BY call_id",
+                              (before.since,))
+    assert all(r["n"] == 1 for r in rows) and len(rows) == BURST, rows
 
 
 @contextmanager

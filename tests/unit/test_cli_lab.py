@@ -20,5 +20,5 @@ def test_lab_without_root_says_so(action: str) -> None:
                             env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.returncode == 2, result.stderr
     assert "the lab needs root" in result.stderr
-    assert f"sudo asterisk-rec lab {action}" in result.stderr
+    assert f"Run it as root (log in as root, su -, or sudo where installed): asterisk-rec lab {action}" in result.stderr
     assert "[lab_needs_root]" in result.stderr

@@ -141,3 +141,24 @@ async def test_the_sweep_does_not_queue_what_a_worker_just_archived(tmp_path: Pa
     assert await archiver.sweep() == 0
     assert archiver.pending == 0 and rows.stored == [name] and rows.failed == []
     assert archiver.counts.failed_attempts == 0
+
+
+def test_failed_logins_are_limited_per_account_and_per_address() -> None:
+    """Five failures of one account within 15 minutes refuse it (whatever address), twenty from one address
+    refuse that address; a success clears the account's count; old failures age out."""
+    from asterisk_rec.errors import TooManyLogins
+    from asterisk_rec.web.login_limits import LoginLimiter
+
+    limits = LoginLimiter()
+    for n in range(5):
+        limits.check("Ann@x.example", f"10.0.0.{n}", now=n)
+        limits.failed("Ann@x.example", f"10.0.0.{n}", now=n)
+    with pytest.raises(TooManyLogins, match="try again in 15 minutes"):
+        limits.check("ann@x.example", "192.0.2.1", now=10)
+    limits.check("ann@x.example", "192.0.2.1", now=901)  # the first failure aged out
+    limits.succeeded("ann@x.example")
+    for n in range(20):
+        limits.failed(f"user{n}@x.example", "192.0.2.9", now=1000)
+    with pytest.raises(TooManyLogins):
+        limits.check("bob@x.example", "192.0.2.9", now=1001)
+    limits.check("bob@x.example", "192.0.2.10", now=1001)

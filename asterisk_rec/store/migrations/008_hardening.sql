@@ -5,3 +5,4 @@ CREATE TABLE background_jobs (
     last_error      text,
     last_failed_at  timestamptz
 );
+

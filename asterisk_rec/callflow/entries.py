@@ -1,0 +1,68 @@
+"""What the ledger writes down, as the journal's JSON entries and back (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from asterisk_rec.callflow.call import CallRecord
+from asterisk_rec.calls.summary import AppCall, Direction
+from asterisk_rec.policy import DialStatus
+
+CALL_STARTED = "call_started"
+RECORDING_STARTED = "recording_started"
+PARTS = "parts"
+CALL_ENDED = "call_ended"
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def parts_out(parts: list[list[datetime | None]]) -> list[list[str | None]]:
+    return [[_time(p) for p in part] for part in parts]
+
+
+def parts_in(parts: list[list[str | None]]) -> list[list[datetime | None]]:
+    return [[_parse(p) for p in part] for part in parts]
+
+
+def call_started(call: AppCall) -> dict[str, Any]:
+    return {"call_id": call.call_id, "linked_id": call.linked_id, "direction": call.direction.value,
+            "caller": call.caller, "callee": call.callee, "caller_user_id": call.caller_user_id,
+            "callee_user_id": call.callee_user_id, "organisation_ids": list(call.organisation_ids),
+            "started_at": _time(call.started_at)}
+
+
+def app_call(payload: dict[str, Any]) -> AppCall:
+    started = _parse(payload["started_at"])
+    assert started is not None
+    return AppCall(call_id=payload["call_id"], linked_id=payload["linked_id"],
+                   direction=Direction(payload["direction"]), caller=payload["caller"], callee=payload["callee"],
+                   caller_user_id=payload["caller_user_id"], callee_user_id=payload["callee_user_id"],
+                   organisation_ids=tuple(payload["organisation_ids"]), started_at=started)
+
+
+def recording_started(name: str, call_id: str, organisation_id: int, owners: tuple[int, ...],
+                      started_at: datetime) -> dict[str, Any]:
+    return {"name": name, "call_id": call_id, "organisation_id": organisation_id, "owners": list(owners),
+            "started_at": _time(started_at)}
+
+
+def call_ended(record: CallRecord) -> dict[str, Any]:
+    return {"call_id": record.call_id, "recording": record.recording_started,
+            "discarded": record.recording is None, "notice_finished_at": _time(record.notice_finished_at),
+            "joined_at": _time(record.joined_at), "ended_at": _time(record.ended_at),
+            "outcome": record.outcome.value if record.outcome else None, "parts": parts_out(record.parts)}
+
+
+def outcome(payload: dict[str, Any]) -> DialStatus | None:
+    return DialStatus(payload["outcome"]) if payload["outcome"] else None
+
+
+def time_of(payload: dict[str, Any], key: str) -> datetime | None:
+    return _parse(payload[key])

@@ -1,0 +1,54 @@
+"""The directory kept in the service's memory (``DirectorySnapshot``): loaded at start and again whenever
+PostgreSQL says it changed (triggers ``NOTIFY asterisk_rec_directory``) or ``directory_refresh_seconds``
+passed. While PostgreSQL is away the last snapshot stands, so calls are attributed as before."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.directory.models import Organisation, User
+from asterisk_rec.directory.snapshot import DirectorySnapshot
+from asterisk_rec.directory.store import DirectoryStore
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "asterisk_rec_directory"
+
+
+class DirectoryCache:
+    def __init__(self, db: Database, refresh_seconds: float = 60.0) -> None:
+        self.db = db
+        self.store = DirectoryStore(db)
+        self.refresh_seconds = refresh_seconds
+        self.snapshot = DirectorySnapshot()
+
+    async def load(self) -> None:
+        self.snapshot = DirectorySnapshot.of(await self.store.organisations(), await self.store.all_users())
+        log.debug("directory loaded: %d organisations, %d users", len(self.snapshot.organisations),
+                  len(self.snapshot))
+
+    async def run(self) -> None:
+        """Listens for changes and loads the directory again on each; ends (for its supervisor to start it
+        again) when the connection to PostgreSQL is lost."""
+        async with await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            # After LISTEN: a change from now on is heard, one before it is in this load.
+            await self.load()
+            while True:
+                async for _ in conn.notifies(timeout=self.refresh_seconds, stop_after=1):
+                    pass
+                await self.load()
+
+    # The lookups a call needs, from memory.
+
+    def organisation(self, name: str) -> Organisation:
+        return self.snapshot.organisation(name)
+
+    def user_by_device(self, *, endpoint: str | None = None, number: str | None = None) -> User | None:
+        return self.snapshot.user_by_device(endpoint=endpoint, number=number)
+
+    def user_by_extension(self, organisation_id: int, extension: str) -> User | None:
+        return self.snapshot.user_by_extension(organisation_id, extension)
