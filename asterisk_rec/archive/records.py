@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.store import ArchivedFile
 from asterisk_rec.directory.models import ArchiveFormat
+from asterisk_rec.errors import Conflict
 from asterisk_rec.recording.naming import RecordingName
 
 
@@ -121,3 +122,21 @@ class RecordingStore:
                               {"org": organisation_id})
             rows: list[dict[str, Any]] = await cur.fetchall()
         return [StoredRecording(**row) for row in rows]
+
+    async def set_hold(self, recording_id: int, organisation_id: int, hold: bool) -> None:
+        """Places or lifts ``organisation_id``'s legal hold, under the row's lock (the purge takes it too, so
+        a hold and the purge never cross). A recording no longer stored cannot be held."""
+        async with self.db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute("SELECT state, purged_at FROM recordings WHERE id = %s FOR UPDATE",
+                                        (recording_id,))
+            row = await cursor.fetchone()
+            if hold and (row is None or row[0] != "stored"):
+                when = f" on {row[1]:%Y-%m-%d}" if row is not None and row[1] is not None else ""
+                raise Conflict(f"the recording was deleted{when} (its retention period was over): it cannot be"
+                               " put under legal hold")
+            if hold:
+                await conn.execute("INSERT INTO recording_holds (recording_id, organisation_id) VALUES (%s, %s)"
+                                   " ON CONFLICT DO NOTHING", (recording_id, organisation_id))
+            else:
+                await conn.execute("DELETE FROM recording_holds WHERE recording_id = %s AND organisation_id = %s",
+                                   (recording_id, organisation_id))

@@ -188,17 +188,18 @@ class RetentionService:
         shortest = min([*self.settings.offered, *(periods or {}).values()])
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                "SELECT r.id, r.name, r.call_id, r.path, r.started_at, r.legal_hold,"
+                "SELECT r.id, r.name, r.call_id, r.path, r.started_at,"
                 " array_agg(o.id) AS owners, array_agg(o.retention_days) AS days"
                 " FROM recordings r JOIN organisations o ON o.id = r.organisation_id"
                 " OR o.id IN (SELECT organisation_id FROM recording_owners WHERE recording_id = r.id)"
-                " WHERE r.state = 'stored' AND NOT r.legal_hold AND r.started_at < %s"
+                " WHERE r.state = 'stored' AND r.started_at < %s"
+                " AND NOT EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id)"
                 " GROUP BY r.id ORDER BY r.started_at", (policy.purge_before(now, shortest),))
             rows = await cur.fetchall()
         due = []
         for r in rows:
             owners_days = [(periods or {}).get(owner, days) for owner, days in zip(r["owners"], r["days"], strict=True)]
-            if policy.due_for_deletion(r["started_at"], owners_days, now, r["legal_hold"]) and (
+            if policy.due_for_deletion(r["started_at"], owners_days, now, legal_hold=False) and (
                     only is None or only in r["owners"]):
                 due.append(PurgedRecording(r["id"], r["name"], r["call_id"], r["path"] or "", r["started_at"],
                                            tuple(r["owners"])))
@@ -207,11 +208,12 @@ class RetentionService:
     async def _delete(self, archive_root: Path, recording: PurgedRecording) -> None:
         async with self.db.pool.connection() as conn, conn.transaction():
             # The row is locked while the file goes, so a legal hold put meanwhile waits, or wins.
-            cursor = await conn.execute("SELECT legal_hold FROM recordings WHERE id = %s AND state = 'stored'"
-                                        " FOR UPDATE", (recording.id,))
+            cursor = await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id) FROM recordings r"
+                " WHERE r.id = %s AND r.state = 'stored' FOR UPDATE", (recording.id,))
             row = await cursor.fetchone()
             if row is None or row[0]:
-                return
+                return  # purged meanwhile, or an owner put it under legal hold
             target = inside_archive(archive_root, recording.path)
             if target is not None:
                 await anyio.Path(target).unlink(missing_ok=True)

@@ -73,7 +73,9 @@ CALL_COLUMNS = """
     c.id, c.call_id, c.started_at, c.answered_at, c.ended_at, c.direction, c.caller, c.callee, c.disposition,
     cu.name AS caller_name, ce.name AS callee_name,
     r.id AS recording_id, r.state AS recording_state, r.purged_at, r.format, r.duration_seconds, r.size_bytes,
-    r.legal_hold, r.path
+    EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id AND h.organisation_id = co.organisation_id)
+        AS legal_hold,
+    r.path
 """
 CALL_JOINS = """
     JOIN calls c ON c.id = co.call_id

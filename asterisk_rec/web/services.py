@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
+from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.directory.models import RecordingMode, User
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -86,6 +87,7 @@ class CallsService:
         self.db = db
         self.audit = audit
         self.archive_root = archive_root
+        self.recordings = RecordingStore(db)
 
     @staticmethod
     def _scope(account: Account) -> int | None:
@@ -139,13 +141,13 @@ class CallsService:
                                            ZoneInfo(account.time_zone)), call)
 
     async def set_legal_hold(self, account: Account, call_id: int, hold: bool, remote_address: str) -> CallEntry:
-        """A recording under legal hold is never purged; putting and lifting it are audited."""
+        """The organisation's own legal hold on the call's recording: while any owner holds it, it is never
+        purged. Putting and lifting it are audited for the organisation that did it."""
         only_admins(account)
         call = await self.call(account, call_id)
-        if not call.recorded:
+        if call.recording_id is None:
             raise NotFound(f"call {call_id} has no recording")
-        async with self.db.pool.connection() as conn:
-            await conn.execute("UPDATE recordings SET legal_hold = %s WHERE id = %s", (hold, call.recording_id))
+        await self.recordings.set_hold(call.recording_id, account.organisation_id, hold)
         await self.audit.write(account, account.organisation_id, "legal_hold" if hold else "legal_hold_released",
                                f"call {call_id}", {"recording_id": call.recording_id}, remote_address)
         return await self.call(account, call_id)

@@ -18,9 +18,8 @@ import pytest
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
-from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.web.accounts import AccountStore
-from tests.integration.archive_rows import add_recorded_call
+from tests.integration.archive_rows import add_recorded_call, bulk_download_organisation
 from tests.integration.conftest import MAX_EXPORTS, PASSWORD, Login, Portal, ServiceProcess
 
 pytestmark = pytest.mark.anyio
@@ -41,19 +40,13 @@ async def tenant(settings: Settings, service: ServiceProcess) -> AsyncIterator[T
     """An organisation of its own (365 days, bulk download on) with 20 recordings of 50 kB in September."""
     name = f"exports-{uuid.uuid4().hex[:8]}"
     async with Database(settings.database, max_size=2) as db:
-        directory, accounts = DirectoryStore(db), AccountStore(db)
-        org = await directory.add_organisation(name, language="en")
-        for extension, user in (("201", "Ann"), ("202", "Ben")):
-            await directory.add_user(name, extension, user, language="en")
-        users = {u.extension: u.id for u in await directory.users(name)}
-        async with db.pool.connection() as conn:
-            await conn.execute("UPDATE organisations SET retention_days = 365, bulk_download = true WHERE id = %s",
-                               (org.id,))
+        accounts = AccountStore(db)
+        org_id, users = await bulk_download_organisation(db, name)
         email = f"admin-{name}@exports.example"
         await accounts.add(name, email, "admin", "admin", PASSWORD, language="en")
         september = datetime(2026, 9, 1, 9, tzinfo=ZONE)
         for n in range(FILES):
-            await add_recorded_call(db, Path(settings.archive.root), org.id, users,
+            await add_recorded_call(db, Path(settings.archive.root), org_id, users,
                                     september + timedelta(hours=n), "mp3", FILE_BYTES)
         yield Tenant(name, Login(email, PASSWORD, await accounts.issue_token(email, "tests")))
 

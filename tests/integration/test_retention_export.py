@@ -28,7 +28,7 @@ from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.export import links
 from asterisk_rec.web.accounts import AccountStore
-from tests.integration.archive_rows import Recorded, add_recorded_call
+from tests.integration.archive_rows import Recorded, add_recorded_call, bulk_download_organisation
 from tests.integration.conftest import PASSWORD, Login, Mailbox, Portal, ServiceProcess
 
 pytestmark = pytest.mark.anyio
@@ -54,29 +54,23 @@ async def organisation(settings: Settings, service: ServiceProcess) -> AsyncIter
     name = f"retention-{run}"
     archive = Path(settings.archive.root)
     async with Database(settings.database, max_size=2) as db:
-        directory, accounts = DirectoryStore(db), AccountStore(db)
-        org = await directory.add_organisation(name, language="en")
-        for extension, user in (("201", "Ann"), ("202", "Ben")):
-            await directory.add_user(name, extension, user, language="en")
-        users = {u.extension: u.id for u in await directory.users(name)}
-        async with db.pool.connection() as conn:
-            await conn.execute("UPDATE organisations SET retention_days = 365, bulk_download = true WHERE id = %s",
-                               (org.id,))
+        accounts = AccountStore(db)
+        org_id, users = await bulk_download_organisation(db, name)
         logins = []
         for who in ("admin", "second"):
             email = f"{who}-{run}@retention.example"
             await accounts.add(name, email, who, "admin", PASSWORD, language="en")
             logins.append(Login(email, PASSWORD, await accounts.issue_token(email, "tests")))
         october = datetime(2026, 10, 1, 9, tzinfo=ZONE)
-        month = [await add_recorded_call(db, archive, org.id, users, october + timedelta(days=day, minutes=day),
+        month = [await add_recorded_call(db, archive, org_id, users, october + timedelta(days=day, minutes=day),
                                          fmt, size)
                  for day, (fmt, size) in enumerate((("mp3", 60_000), ("mp3", 70_000), ("wav", 90_000),
                                                     ("mp3", 50_000), ("mp3", None), ("opus", 40_000)))]
         now = datetime.now(UTC)
-        old = await add_recorded_call(db, archive, org.id, users, now - timedelta(days=400), "mp3", 10_000)
-        held = await add_recorded_call(db, archive, org.id, users, now - timedelta(days=400), "mp3", 10_000, held=True)
-        recent = await add_recorded_call(db, archive, org.id, users, now - timedelta(days=100), "mp3", 10_000)
-        yield Organisation(name, org.id, logins[0], logins[1], month, old, held, recent)
+        old = await add_recorded_call(db, archive, org_id, users, now - timedelta(days=400), "mp3", 10_000)
+        held = await add_recorded_call(db, archive, org_id, users, now - timedelta(days=400), "mp3", 10_000, held=True)
+        recent = await add_recorded_call(db, archive, org_id, users, now - timedelta(days=100), "mp3", 10_000)
+        yield Organisation(name, org_id, logins[0], logins[1], month, old, held, recent)
 
 
 def api(portal: Portal, login: Login) -> httpx.AsyncClient:
