@@ -172,11 +172,10 @@ async def recording(request: Request, account: CurrentAccount, call_id: CallId,
 
 
 async def recording_response(request: Request, account: Account, call_id: int, download: bool) -> Response:
-    """The file, streamed with Range; a listen is audited once, at its start (seeking asks for later ranges)."""
-    starts = request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
+    """The file, streamed with Range; a listen is audited once however the player asks for its parts."""
     file = await context(request).calls.recording(account, call_id, download=download,
                                                   remote_address=remote_address(request),
-                                                  audit=download or starts)
+                                                  served=request.method != "HEAD")
     return FileResponse(file.path, media_type=file.media_type,
                         filename=file.download_name, content_disposition_type="attachment" if download else "inline")
 

@@ -114,7 +114,8 @@ def page_sql(query: CallQuery, organisation_id: int, zone: ZoneInfo,
     params["offset"] = (query.page - 1) * query.page_size
     # The page is found in call_organisations alone (one index holds every filtered column), and only its
     # rows are joined: joining first would join every row the offset skips.
-    sql = (f"SELECT {CALL_COLUMNS} FROM (SELECT co.call_id, co.started_at FROM call_organisations co"
+    sql = (f"SELECT {CALL_COLUMNS} FROM (SELECT co.call_id, co.started_at, co.organisation_id"
+           " FROM call_organisations co"
            f" WHERE {' AND '.join(where)} ORDER BY co.started_at DESC, co.call_id DESC"
            f" LIMIT %(limit)s OFFSET %(offset)s) co {CALL_JOINS} ORDER BY co.started_at DESC, co.call_id DESC")
     return sql, params

@@ -5,6 +5,7 @@ organisations' calls give nothing away."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from asterisk_rec.errors import Conflict, Forbidden, InvalidInput, NotFound
 from asterisk_rec.web.accounts import Account, AccountStore
 from asterisk_rec.web.audit import AuditLog
 from asterisk_rec.web.call_query import CALL_COLUMNS, CALL_JOINS, CallQuery, download_name, page_sql
+from asterisk_rec.web.listens import ListenWindow
 
 MEDIA_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav"}
 
@@ -88,6 +90,7 @@ class CallsService:
         self.audit = audit
         self.archive_root = archive_root
         self.recordings = RecordingStore(db)
+        self.listens = ListenWindow()
 
     @staticmethod
     def _scope(account: Account) -> int | None:
@@ -124,8 +127,9 @@ class CallsService:
         return user.id
 
     async def recording(self, account: Account, call_id: int, *, download: bool, remote_address: str,
-                        audit: bool = True) -> RecordingFile:
-        """The call's archived file, written to the audit log (if ``audit``) as listened to or downloaded."""
+                        served: bool = True) -> RecordingFile:
+        """The call's archived file, written to the audit log as downloaded, or as listened to when this
+        starts a listen (``ListenWindow``); ``served``: whether any of its bytes go out (not for HEAD)."""
         call = await self.call(account, call_id)
         if not call.recorded or call.path is None or call.format is None:
             raise NotFound(f"call {call_id} has no recording" + (" any more (its retention period is over)"
@@ -133,7 +137,9 @@ class CallsService:
         path = inside_archive(self.archive_root, call.path)
         if path is None or not await anyio.Path(path).is_file():
             raise NotFound(f"the recording of call {call_id} is missing from the archive")
-        if audit:
+        starts = served and not download and self.listens.starts_a_listen(account.id, call.recording_id or 0,
+                                                                          time.monotonic())
+        if (served and download) or starts:
             await self.audit.write(account, account.organisation_id, "download" if download else "listen",
                                    f"call {call_id}", {"recording_id": call.recording_id}, remote_address)
         return RecordingFile(path, MEDIA_TYPES.get(call.format, "application/octet-stream"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
+from asterisk_rec.web.accounts import AccountStore
 from tests.integration.calls import Records
-from tests.integration.conftest import Portal, ServiceProcess, SetModes
+from tests.integration.conftest import PASSWORD, Login, Portal, ServiceProcess, SetModes
 from tests.integration.test_call_control import talk
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +201,38 @@ async def test_a_fuzz_of_the_api_finds_no_server_error(portal: Portal, two_calls
     finally:
         await set_modes()
     assert fuzz.returncode == 0, fuzz.stdout.decode()[-5000:] + fuzz.stderr.decode()[-2000:]
+
+
+RANGE_FORMS = [None, "bytes=0-", "bytes=1-", "bytes=-100", "bytes=100-299", "bytes=5-10,0-1", "bytes=0000-",
+               "bytes = 0-", "bytes=999999999-", "items=0-"]
+
+
+async def test_every_listen_is_audited_whatever_its_range(settings: Settings, portal: Portal,
+                                                          two_calls: TwoCalls) -> None:
+    """Each Range form (none, from 0, from 1, a suffix, a middle, several, zero-padded, spaced, past the
+    end, another unit), asked by an account of its own, is one listen in the audit log; that account's
+    further requests (seeking) add none."""
+    call_id = two_calls.recorded["id"]
+    run = uuid.uuid4().hex[:8]
+    async with Database(settings.database, max_size=1) as db:
+        accounts = AccountStore(db)
+        logins = []
+        for n in range(len(RANGE_FORMS)):
+            email = f"listener{n}-{run}@api.example"
+            await accounts.add(LAB_ORGANISATION, email, f"Listener {n}", "admin", PASSWORD, language="en")
+            logins.append(Login(email, PASSWORD, await accounts.issue_token(email, "tests")))
+        try:
+            for login, form in zip(logins, RANGE_FORMS, strict=True):
+                async with portal.api(login) as api:
+                    headers = {"Range": form} if form else {}
+                    answer = await api.get(f"/api/v1/calls/{call_id}/recording", headers=headers)
+                    assert answer.status_code in (200, 206, 400, 416), (form, answer.status_code)
+                    await api.get(f"/api/v1/calls/{call_id}/recording", headers={"Range": "bytes=200-"})
+            async with portal.api(portal.admin) as api:
+                entries = [e for page in (1, 2) for e in (await api.get("/api/v1/audit", params={"page": page})).json()]
+            for login, form in zip(logins, RANGE_FORMS, strict=True):
+                listens = [e for e in entries if e["actor"] == login.email and e["action"] == "listen"]
+                assert len(listens) == 1, (form, listens)
+        finally:
+            async with db.pool.connection() as conn:
+                await conn.execute("DELETE FROM accounts WHERE email LIKE %s", (f"%-{run}@api.example",))

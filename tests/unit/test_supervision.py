@@ -162,3 +162,15 @@ def test_failed_logins_are_limited_per_account_and_per_address() -> None:
     with pytest.raises(TooManyLogins):
         limits.check("bob@x.example", "192.0.2.9", now=1001)
     limits.check("bob@x.example", "192.0.2.10", now=1001)
+
+
+def test_one_listen_per_account_and_recording_in_its_window() -> None:
+    """The first bytes served start a listen; more within the window (seeking) do not; after it, or for
+    another account or recording, a new one starts."""
+    from asterisk_rec.web.listens import ListenWindow
+
+    window = ListenWindow(window_seconds=60)
+    assert window.starts_a_listen(1, 7, now=0)
+    assert not window.starts_a_listen(1, 7, now=59)
+    assert window.starts_a_listen(2, 7, now=59) and window.starts_a_listen(1, 8, now=59)
+    assert window.starts_a_listen(1, 7, now=61)
