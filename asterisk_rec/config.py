@@ -90,9 +90,13 @@ RECORDING_METHODS = ("snoop", "bridge")
 
 @dataclass(frozen=True)
 class CallSettings:
-    # The PJSIP endpoint of the SIP trunk: outside numbers and users' mobiles are dialled through it, and
-    # calls arriving from it are attributed by caller id.
+    # The PJSIP endpoint of the SIP trunk: outside numbers and users' mobiles are dialled through it.
     trunk: str = "trunk"
+    # Whether the trunk's caller ids can be trusted to identify a user's mobile (a carrier that sets them
+    # itself); otherwise every caller from the trunk is an outside party.
+    trunk_caller_id_trusted: bool = False
+    # The organisations the trunk may send calls to (comma-separated names); empty: any the dialplan names.
+    trunk_organisations: str = ""
     ring_seconds: int = 30
     # Below the carriers' usual 20-25 s, so a mobile's voicemail never takes the call.
     mobile_ring_seconds: int = 18
@@ -103,6 +107,10 @@ class CallSettings:
     recording_method: str = "snoop"
     # The time allowed between the digits of the feature code (each organisation sets its code).
     feature_code_digit_seconds: float = 2.0
+
+    @property
+    def trunk_organisation_names(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.trunk_organisations.split(",") if name.strip())
 
     def __post_init__(self) -> None:
         if self.recording_method not in RECORDING_METHODS:

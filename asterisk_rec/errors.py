@@ -79,3 +79,7 @@ class ExportRefused(AsteriskRecError):
 
 class TooManyLogins(AsteriskRecError):
     error_id = "too_many_logins"
+
+
+class CallRefused(AsteriskRecError):
+    error_id = "call_refused"

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asterisk_rec.callflow.admission import Caller, Refusal, may_call_outside, organisation_for
 from asterisk_rec.callflow.call import PAUSED_VARIABLE, RECORDING_VARIABLE, AdoptedRecording, CallFlow, CallRecord, now
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event, endpoint_of
@@ -19,7 +20,7 @@ from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
 from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import Organisation, User
-from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
+from asterisk_rec.errors import AsteriskRecError, CallRefused, InvalidInput, NotFound
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, dial_targets, external_target, plan_call
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
@@ -156,32 +157,38 @@ class StasisApp:
             log.warning("channel %s entered the app with unexpected arguments %s", event["channel"]["name"], args)
 
     async def attribute(self, channel: Event, number: str, organisation_name: str) -> Parties:
-        """Who calls whom: the caller by device (a user's mobile by caller id over the trunk), the callee by
-        extension in the organisation, or an outside number (perhaps a user's mobile). From the directory
-        in memory: PostgreSQL is not asked, so it may be away."""
+        """Who calls whom: the caller by device (a user's mobile by caller id over a trusted trunk), the
+        callee by extension in the call's organisation, or an outside number (perhaps a user's mobile).
+        From the directory in memory: PostgreSQL is not asked, so it may be away. What the caller may reach
+        is ``admission``'s: raises ``CallRefused`` otherwise."""
         endpoint = endpoint_of(channel["name"])
+        from_trunk = endpoint == self.settings.trunk
         caller: User | None = None
-        if endpoint == self.settings.trunk:
+        if from_trunk:
             mobile = _e164_or_none(channel.get("caller", {}).get("number", ""))
-            caller = self.directory.user_by_device(number=mobile) if mobile else None
+            if mobile and self.settings.trunk_caller_id_trusted:
+                caller = self.directory.user_by_device(number=mobile)
         elif endpoint is not None:
             caller = self.directory.user_by_device(endpoint=endpoint)
-        organisation: Organisation | None = None
-        if organisation_name:
-            organisation = self.directory.organisation(organisation_name)
-        elif caller is not None:
-            organisation = caller.organisation
-        if number.isdigit() and len(number) <= 10 and organisation is not None:
+        who = Caller(from_trunk, caller.organisation.name if caller else None)
+        decided = organisation_for(who, organisation_name, self.settings.trunk_organisation_names)
+        if isinstance(decided, Refusal):
+            raise CallRefused(f"{decided.value} ({organisation_name!r})")
+        organisation = caller.organisation if caller and caller.organisation.name == decided else \
+            self.directory.organisation(decided)
+        if number.isdigit() and len(number) <= 10:
             callee = self.directory.user_by_extension(organisation.id, number)
             if callee is None:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
             targets = dial_targets(callee, self.settings.trunk, self.settings.ring_seconds,
                                    self.settings.mobile_ring_seconds)
-            return Parties(caller, callee, targets, organisation, endpoint == self.settings.trunk)
+            return Parties(caller, callee, targets, organisation, from_trunk)
+        if not may_call_outside(who):
+            raise CallRefused(f"{Refusal.NOT_A_USER_CALLING_OUT.value}: {number}")
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
         callee = self.directory.user_by_device(number=outside)
         return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),),
-                       organisation, endpoint == self.settings.trunk)
+                       organisation, from_trunk)
 
     async def _hand_back(self, channel: str, status: DialStatus) -> None:
         try:
@@ -195,7 +202,7 @@ class StasisApp:
         record = CallRecord(call_id=call_id, caller_channel=channel["id"])
         try:
             parties = await self.attribute(channel, number, organisation_name)
-        except (NotFound, InvalidInput) as err:
+        except (NotFound, InvalidInput, CallRefused) as err:
             log.warning("call %s from %s to %s: %s", call_id, channel["name"], number, err)
             await self._hand_back(channel["id"], DialStatus.CHANUNAVAIL)
             return

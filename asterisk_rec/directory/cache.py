@@ -27,8 +27,8 @@ class DirectoryCache:
 
     async def load(self) -> None:
         self.snapshot = DirectorySnapshot.of(await self.store.organisations(), await self.store.all_users())
-        log.debug("directory loaded: %d organisations, %d users", len(self.snapshot.organisations),
-                  len(self.snapshot))
+        log.info("directory loaded: %d organisations, %d users", len(self.snapshot.organisations),
+                 len(self.snapshot))
 
     async def run(self) -> None:
         """Listens for changes and loads the directory again on each; ends (for its supervisor to start it
