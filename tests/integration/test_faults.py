@@ -5,7 +5,9 @@ as recorded calls."""
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -157,6 +159,54 @@ async def test_postgresql_stopped_60_s_while_20_recorded_calls_are_set_up(
     rows = await records.rows("SELECT call_id, count(*) AS n FROM calls WHERE started_at >= %s GROUP BY call_id",
                               (before.since,))
     assert all(r["n"] == 1 for r in rows) and len(rows) == BURST, rows
+
+
+@contextmanager
+def small_disk(path: Path, size: str) -> Iterator[None]:
+    """``path`` on a tmpfs of its own of ``size`` (``remount`` it bigger for room to return); what was
+    written there is copied back onto the real disk afterwards."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "asterisk-rec-archive", str(path)],
+                   check=True, timeout=10)
+    try:
+        yield
+    finally:
+        keep = Path(tempfile.mkdtemp(prefix="archive-day-"))
+        subprocess.run(["cp", "-a", f"{path}/.", str(keep)], check=True, timeout=60)
+        subprocess.run(["umount", str(path)], check=True, timeout=10)
+        subprocess.run(["cp", "-a", f"{keep}/.", str(path)], check=True, timeout=60)
+        shutil.rmtree(keep)
+
+
+def remount(path: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True, timeout=10)
+
+
+async def test_archive_disk_full_during_20_recorded_calls(settings: Settings, service: ServiceProcess,
+                                                          set_modes: SetModes, records: Records,
+                                                          tmp_path: Path) -> None:
+    """Today's archive directory of the lab is a 64 kB filesystem of its own: 20 recorded calls all
+    connect and are recorded, storing fails for want of room (one alarm, the same service process on),
+    the recordings wait in Asterisk's spool; once the filesystem has room every one is archived and
+    linked to its call, exactly once."""
+    await set_modes(alice="always")
+    organisation = await records.rows("SELECT id FROM organisations WHERE name = 'lab'")
+    day = datetime.now(UTC)
+    directory = Path(settings.archive.root) / str(organisation[0]["id"]) / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
+    before = await records.snapshot()
+    process = service.process
+    offset = len(service.log.read_text())
+    with small_disk(directory, "64k"):
+        await burst(tmp_path, BURST, 8000)
+        await wait_for_log_count(service, "ALARM: the archive's disk", 1)
+        rows = await records.wait_for_calls(before, BURST, within=60)
+        assert all(r["disposition"] == "answered" for r in rows), rows
+        assert await records.stored_since(before) == []
+        assert service.process is process and process is not None and process.poll() is None
+        remount(directory, "64m")
+        await assert_counts(records, before, calls=BURST, recorded=BURST)
+        log = service.log.read_text()[offset:]
+        assert log.count("ALARM: the archive's disk") == 1 and "all clear: the archive's disk" in log
 
 
 @contextmanager
