@@ -161,6 +161,18 @@ class Journal:
             self._reader.execute("DELETE FROM entries WHERE seq = ?", (entry.seq,))
             self._reader.execute("COMMIT")
 
+    async def latest(self, kind: str, name: str) -> Entry | None:
+        """The newest entry of ``kind`` about the recording ``name`` still waiting for PostgreSQL."""
+        return await anyio.to_thread.run_sync(self._latest, kind, name)
+
+    def _latest(self, kind: str, name: str) -> Entry | None:
+        assert self._reader is not None
+        with self._lock:
+            row = self._reader.execute(
+                "SELECT seq, kind, payload FROM entries WHERE kind = ? AND json_extract(payload, '$.name') = ?"
+                " ORDER BY seq DESC LIMIT 1", (kind, name)).fetchone()
+        return Entry(row[0], row[1], json.loads(row[2])) if row else None
+
     def count(self) -> int:
         assert self._reader is not None
         with self._lock:

@@ -77,8 +77,12 @@ class CallLedger:
             log.error("cannot write down %s: %s", pending.kind, err)
 
     async def parts_of(self, name: str) -> list[list[datetime | None]]:
-        """The parts a recording's row holds (after a restart); none if they cannot be read."""
+        """The parts recorded so far (after a restart): the newest the journal still holds for PostgreSQL,
+        else those on the recording's row; none if neither can be read."""
         try:
+            waiting = await self.journal.latest(entries.PARTS, name)
+            if waiting is not None:
+                return entries.parts_in(waiting.payload["parts"])
             return await self.recordings.parts_of(name)
         except Exception as err:
             log.warning("recording %s: cannot read its parts so far (%s)", name, err)

@@ -7,39 +7,21 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
-import anyio
 import psycopg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.directory import models
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from asterisk_rec.web.hashing import dummy_hash, hash_password, verify_password
 
 TOKEN_PREFIX = "arec_"
 MIN_PASSWORD = 10
-_HASHER = PasswordHasher()
 # Checked when the e-mail is unknown, so a login takes as long either way.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
-# argon2 takes tens of milliseconds of CPU: off the event loop (which may also run call control), and one
-# at a time, so a burst of logins takes at most one of the cores.
-_HASHING = anyio.CapacityLimiter(1)
-
-
-async def _hash(password_text: str) -> str:
-    return await anyio.to_thread.run_sync(_HASHER.hash, password_text, limiter=_HASHING)
-
-
-async def _verify(hashed: str, password_text: str) -> bool:
-    try:
-        return await anyio.to_thread.run_sync(partial(_HASHER.verify, hashed, password_text), limiter=_HASHING)
-    except (VerificationError, InvalidHashError):
-        return False
+_DUMMY_HASH = dummy_hash()
 
 
 class Role(StrEnum):
@@ -112,7 +94,7 @@ class AccountStore:
         elif checked_role is Role.USER:
             raise InvalidInput("a plain user needs the extension of their directory user (--extension)")
         values = (org.id, address, models.name(name), checked_role.value, user_id, models.language(language),
-                  await _hash(password(new_password)))
+                  await hash_password(password(new_password)))
         async with self.db.pool.connection() as conn:
             try:
                 cursor = await conn.execute(
@@ -150,13 +132,13 @@ class AccountStore:
             cursor = await conn.execute("SELECT id, password_hash FROM accounts WHERE email = %s"
                                         " AND disabled_at IS NULL", (email.strip().lower(),))
             row = await cursor.fetchone()
-        if not await _verify(row[1] if row else _DUMMY_HASH, given_password) or row is None:
+        if not await verify_password(row[1] if row else _DUMMY_HASH, given_password) or row is None:
             raise Unauthenticated("wrong e-mail address or password")
         return await self.by_id(row[0])
 
     async def set_password(self, email: str, new_password: str) -> None:
         """A new password ends every session of the account."""
-        hashed = await _hash(password(new_password))
+        hashed = await hash_password(password(new_password))
         async with self.db.pool.connection() as conn:
             cursor = await conn.execute("UPDATE accounts SET password_hash = %s, session_version = session_version + 1"
                                         " WHERE email = %s", (hashed, email.strip().lower()))

@@ -193,7 +193,7 @@ async def test_a_fuzz_of_the_api_finds_no_server_error(portal: Portal, two_calls
     """schemathesis generates requests for every route of the description (as the admin of the other
     organisation, whose bulk downloads are empty): none is answered with a 5xx."""
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{portal.url}/api/openapi.json",
-               "--checks", "not_a_server_error", "--max-examples", "30", "--generation-deterministic",
+               "--checks", "not_a_server_error", "--max-examples", "60", "--generation-deterministic",
                "--request-timeout", "10", "-H", f"Authorization: Bearer {portal.other_admin.token}"]
     try:
         with anyio.fail_after(600):

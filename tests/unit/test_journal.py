@@ -55,3 +55,14 @@ def test_a_call_and_its_end_survive_the_codec() -> None:
     assert payload["discarded"] is True and entries.outcome(payload) is DialStatus.ANSWER
     assert entries.parts_in(payload["parts"]) == record.parts
     assert entries.time_of(payload, "ended_at") == record.ended_at
+
+
+async def test_the_newest_waiting_parts_of_a_recording_are_found(tmp_path: Path) -> None:
+    """After a restart with PostgreSQL away, the parts of an adopted call come from the journal: the newest
+    entry for that recording, not another recording's."""
+    journal = Journal(tmp_path / "journal.sqlite3").open()
+    for name, n in (("asterisk-rec/1/a", 1), ("asterisk-rec/1/b", 2), ("asterisk-rec/1/a", 3)):
+        await journal.append(entries.PARTS, {"name": name, "parts": [[T0.isoformat(), None]] * n})
+    found = await journal.latest(entries.PARTS, "asterisk-rec/1/a")
+    assert found is not None and len(found.payload["parts"]) == 3
+    assert await journal.latest(entries.PARTS, "asterisk-rec/1/c") is None
