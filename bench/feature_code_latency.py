@@ -41,8 +41,9 @@ from bench.load import CallLoad, percentile, recording_alice, run_cases
 CODE_AT_MS = 2000
 CODE = "*1,150"  # as the on-demand tests dial it: each digit 150 ms
 LOGINS = "asterisk-rec + logins"
-VARIANTS = ("automixmon", "asterisk-rec", LOGINS)
-NUMBERS = {"automixmon": "7202", "asterisk-rec": "202", LOGINS: "202"}
+LOGINS_APART = "asterisk-rec + logins, portal apart"
+VARIANTS = ("automixmon", "asterisk-rec", LOGINS, LOGINS_APART)
+NUMBERS = {"automixmon": "7202", "asterisk-rec": "202", LOGINS: "202", LOGINS_APART: "202"}
 PORTAL = "http://127.0.0.1:8080"
 BENCH_ACCOUNT = "bench-logins@bench.example"
 BENCH_PASSWORD = "bench password, not a secret"
@@ -165,7 +166,15 @@ class Bench(CallLoad):
                 return
 
     def run(self, calls: int, variant: str) -> Result:
-        service = self.start_service(f"{variant}-{calls}".replace(" ", "")) if variant != "automixmon" else None
+        tag = re.sub(r"[^a-z0-9-]+", "", f"{variant}-{calls}")
+        apart = variant == LOGINS_APART
+        service = None
+        if variant != "automixmon":
+            service = self.start_service(tag, *(["web.enabled=false"] if apart else []))
+        portal = None
+        if apart:
+            portal = subprocess.Popen(self.cli("web"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            time.sleep(3)
         since = datetime.now(UTC).replace(microsecond=0)
         # Alice sends digits only (see codes_scenario); Bob his tone.
         scenario = codes_scenario(self.workdir / f"{variant}-{calls}", self.seconds * 1000, [(CODE_AT_MS, CODE)],
@@ -173,16 +182,17 @@ class Bench(CallLoad):
         hammer = LoginHammer(self.logins_per_second)
         try:
             with AmiWatch(self.settings.ami, ("DTMFEnd", "MixMonitorStart")) as watch:
-                if variant == LOGINS:
+                if variant in (LOGINS, LOGINS_APART):
                     with hammer:
                         self.place(calls, NUMBERS[variant], service, f"code-logins-{calls}", scenario)
                 else:
                     self.place(calls, NUMBERS[variant], service, f"code-{variant}-{calls}", scenario)
                 time.sleep(1)
         finally:
-            if service is not None:
-                service.terminate()
-                service.wait(15)
+            for process in (service, portal):
+                if process is not None:
+                    process.terminate()
+                    process.wait(15)
         ends = code_ends(watch.events)
         if variant != "automixmon":
             running = {row["linked_id"]: row["running"].timestamp() for row in self.query(APP_STARTS_SQL, (since,))}
@@ -209,6 +219,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=6, help="each call's length once answered")
     parser.add_argument("--keep", type=Path, help="keep SIPp's error logs and the service's logs here")
     parser.add_argument("--logins-per-second", type=float, default=20.0)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="asterisk-rec-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -216,7 +227,7 @@ def main() -> None:
     bench.logins_per_second = args.logins_per_second
     bench.bench_account()
     with recording_alice(bench, None, keep=args.keep is not None, mode="on_demand"):
-        results = run_cases(args.calls, list(VARIANTS), bench.run,
+        results = run_cases(args.calls, args.variants, bench.run,
                             lambda r: f"p50 {r.p50 * 1000:.1f} ms, p95 {r.p95 * 1000:.1f} ms, "
                                       f"{r.started}/{r.calls} started")
     print("| N concurrent calls | recording started by | last digit to recording running, p50 | p95 | worst "

@@ -16,7 +16,7 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.directory import models
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from asterisk_rec.web.hashing import dummy_hash, hash_password, verify_password
+from asterisk_rec.web.hashing import dummy_hash, hash_password, needs_rehash, verify_password
 
 TOKEN_PREFIX = "arec_"
 MIN_PASSWORD = 10
@@ -134,6 +134,12 @@ class AccountStore:
             row = await cursor.fetchone()
         if not await verify_password(row[1] if row else _DUMMY_HASH, given_password) or row is None:
             raise Unauthenticated("wrong e-mail address or password")
+        if needs_rehash(row[1]):
+            # Made with older parameters: made anew now that the password is at hand.
+            hashed = await hash_password(given_password)
+            async with self.db.pool.connection() as conn:
+                await conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s AND password_hash = %s",
+                                   (hashed, row[0], row[1]))
         return await self.by_id(row[0])
 
     async def set_password(self, email: str, new_password: str) -> None:
