@@ -166,10 +166,18 @@ class WebSettings:
     session_hours: float = 12.0
     # Rows per page in Reports > Calls (the API's page_size may ask for up to 200).
     page_size: int = 25
+    # Logins are refused for a while after this many failures of one account, or from one address, within
+    # login_window_minutes (counted per web process).
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_minutes: float = 15.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"web.port {self.port}: not a port number")
+        if min(self.login_failures_per_account, self.login_failures_per_address) < 1 or self.login_window_minutes <= 0:
+            raise ConfigError("web.login_failures_per_account, _per_address: at least 1; web.login_window_minutes:"
+                              " more than 0")
         if not 1 <= self.page_size <= 200:
             raise ConfigError(f"web.page_size {self.page_size}: between 1 and 200")
 

@@ -46,9 +46,13 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 def parse_month(value: str) -> date:
     try:
-        return datetime.strptime(value.strip(), "%Y-%m").date()
+        month = datetime.strptime(value.strip(), "%Y-%m").date()
     except ValueError:
         raise InvalidInput(f"month {value!r}: expected YYYY-MM, e.g. 2026-11") from None
+    if month >= date.max.replace(day=1):
+        # Its end, the next month's first day, is past the last date there is.
+        raise InvalidInput(f"month {value!r}: expected a month before 9999-12")
+    return month
 
 
 @dataclass(frozen=True)

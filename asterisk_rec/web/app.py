@@ -132,7 +132,9 @@ async def web_context(settings: Settings, db: Database) -> tuple[WebContext, str
     retention = RetentionService(db, audit, settings.retention)
     exports = ExportService(db, audit, retention, Mailer(settings.mail), settings.export, archive_root, secret)
     web = WebContext(settings, accounts, audit, CallsService(db, audit, archive_root),
-                     RecordingSettingsService(DirectoryStore(db), audit), retention, exports, LoginLimiter(),
+                     RecordingSettingsService(DirectoryStore(db), audit), retention, exports,
+                     LoginLimiter(settings.web.login_failures_per_account, settings.web.login_failures_per_address,
+                                  settings.web.login_window_minutes * 60),
                      AccountsService(accounts, audit))
     return web, secret
 

@@ -60,7 +60,9 @@ def day(value: str | None, what: str) -> date | None:
 def day_bounds(query: CallQuery, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
     """The date range as instants: from the first day's midnight to the midnight after the last, there."""
     start = datetime.combine(query.since, time(), zone) if query.since else None
-    end = datetime.combine(query.until + timedelta(days=1), time(), zone) if query.until else None
+    # The last day there is has no day after it: no upper bound then.
+    end = (datetime.combine(query.until + timedelta(days=1), time(), zone)
+           if query.until and query.until < date.max else None)
     return start, end
 
 

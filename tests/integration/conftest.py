@@ -173,6 +173,8 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
          "--set", "export.poll_seconds=0.5", "--set", f"export.portal_url=http://127.0.0.1:{PORTAL_PORT}",
          # The export disk is a small tmpfs: the tests fill it themselves, and bound exports per organisation.
          "--set", "export.min_free_mb=0", "--set", f"export.max_per_organisation={MAX_EXPORTS}",
+         # Every test's client is 127.0.0.1, and the fuzz fails logins by the hundred: per address is unit-tested.
+         "--set", "web.login_failures_per_address=100000",
          "--set", "retention.purge_every_hours=0", "--set", f"service.journal={workdir / 'journal.sqlite3'}",
          "serve"],
         workdir / "service.log")

@@ -174,3 +174,19 @@ def test_one_listen_per_account_and_recording_in_its_window() -> None:
     assert not window.starts_a_listen(1, 7, now=59)
     assert window.starts_a_listen(2, 7, now=59) and window.starts_a_listen(1, 8, now=59)
     assert window.starts_a_listen(1, 7, now=61)
+
+
+async def test_passwords_are_hashed_apart_and_old_hashes_are_made_anew() -> None:
+    """A hash made in the low-priority worker verifies there, a wrong password does not; a hash with the
+    library's older default parameters still verifies and is marked to be made anew."""
+    from argon2 import PasswordHasher
+
+    from asterisk_rec.web import hashing
+
+    made = await hashing.hash_password("correct horse")
+    assert await hashing.verify_password(made, "correct horse")
+    assert not await hashing.verify_password(made, "wrong horse")
+    assert not hashing.needs_rehash(made)
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("correct horse")
+    assert await hashing.verify_password(old, "correct horse") and hashing.needs_rehash(old)
+    assert not await hashing.verify_password("not a hash", "x") and hashing.needs_rehash("not a hash")

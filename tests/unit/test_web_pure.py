@@ -77,3 +77,15 @@ def test_a_login_only_sends_you_within_the_portal() -> None:
     assert _safe_next("/settings/recording") == "/settings/recording"
     for outside in ("//evil.example/", "http://evil.example/", "/\\evil.example", "", None):
         assert _safe_next(outside) == "/reports/calls"
+
+
+def test_the_edges_of_the_calendar_are_ranges_not_errors() -> None:
+    """From the first day there is to the last: no overflow, the last day has no upper bound; the last
+    month there is cannot be counted (its end is past the last date) and is refused clearly."""
+    from asterisk_rec.retention.policy import parse_month
+
+    start, end = day_bounds(CallQuery(since=date.min, until=date.max), ZoneInfo("Europe/Amsterdam"))
+    assert start is not None and start.date() == date.min and end is None
+    assert parse_month("9999-11") == date(9999, 11, 1)
+    with pytest.raises(InvalidInput, match="before 9999-12"):
+        parse_month("9999-12")
