@@ -163,3 +163,20 @@ async def test_a_directory_user_with_a_portal_account_can_be_removed(settings: S
         token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         answer = await client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
         assert answer.status_code == 401
+
+
+async def test_the_cli_disables_enables_and_deletes_accounts(portal: Portal, someone: tuple[int, Login],
+                                                             lab_env_file: Path) -> None:
+    """`account disable` ends the account's API access, `enable` gives it back, `delete` removes it; an
+    unknown account is a clear error."""
+    _, login = someone
+    async with portal.api(login) as own:
+        assert f"{login.email} disabled" in await cli(lab_env_file, "account", "disable", login.email)
+        assert (await own.get("/api/v1/me")).status_code == 401
+        assert f"{login.email} enabled" in await cli(lab_env_file, "account", "enable", login.email)
+        assert (await own.get("/api/v1/me")).status_code == 200
+        assert f"{login.email} deleted" in await cli(lab_env_file, "account", "delete", login.email)
+        assert (await own.get("/api/v1/me")).status_code == 401
+    done = await anyio.run_process([sys.executable, "-m", "asterisk_rec", "--env-file", str(lab_env_file),
+                                    "account", "delete", login.email], check=False)
+    assert done.returncode == 2 and b"[not_found]" in done.stderr
