@@ -16,9 +16,3 @@ class JobRecords:
                 "INSERT INTO background_jobs (name, failures, last_error, last_failed_at) VALUES (%s, 1, %s, now())"
                 " ON CONFLICT (name) DO UPDATE SET failures = background_jobs.failures + 1,"
                 " last_error = excluded.last_error, last_failed_at = now()", (job, error[:2000]))
-
-    async def failures(self, job: str) -> tuple[int, str | None]:
-        async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("SELECT failures, last_error FROM background_jobs WHERE name = %s", (job,))
-            row = await cursor.fetchone()
-        return (int(row[0]), row[1]) if row else (0, None)

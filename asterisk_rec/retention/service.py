@@ -189,17 +189,17 @@ class RetentionService:
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "SELECT r.id, r.name, r.call_id, r.path, r.started_at,"
+                " EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id) AS held,"
                 " array_agg(o.id) AS owners, array_agg(o.retention_days) AS days"
                 " FROM recordings r JOIN organisations o ON o.id = r.organisation_id"
                 " OR o.id IN (SELECT organisation_id FROM recording_owners WHERE recording_id = r.id)"
                 " WHERE r.state = 'stored' AND r.started_at < %s"
-                " AND NOT EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id)"
                 " GROUP BY r.id ORDER BY r.started_at", (policy.purge_before(now, shortest),))
             rows = await cur.fetchall()
         due = []
         for r in rows:
             owners_days = [(periods or {}).get(owner, days) for owner, days in zip(r["owners"], r["days"], strict=True)]
-            if policy.due_for_deletion(r["started_at"], owners_days, now, legal_hold=False) and (
+            if policy.due_for_deletion(r["started_at"], owners_days, now, legal_hold=r["held"]) and (
                     only is None or only in r["owners"]):
                 due.append(PurgedRecording(r["id"], r["name"], r["call_id"], r["path"] or "", r["started_at"],
                                            tuple(r["owners"])))
