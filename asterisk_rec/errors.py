@@ -2,12 +2,20 @@
 that says what went wrong, where, and what to do about it."""
 
 
-class AsteriskRecError(Exception):
-    error_id = "asterisk_rec_error"
+from typing import Any
 
-    def __init__(self, message: str) -> None:
+
+class AsteriskRecError(Exception):
+    """``status``: the HTTP status the portal and the API answer it with (503: the service's own trouble,
+    try again); ``details``: what a client may act on, in the API's JSON beside the message."""
+
+    error_id = "asterisk_rec_error"
+    status = 503
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details: dict[str, Any] = details or {}
 
     def __str__(self) -> str:
         return f"{self.message} [{self.error_id}]"
@@ -55,22 +63,27 @@ class DatabaseCredentialsRejected(AsteriskRecError):
 
 class InvalidInput(AsteriskRecError):
     error_id = "invalid_input"
+    status = 400
 
 
 class NotFound(AsteriskRecError):
     error_id = "not_found"
+    status = 404
 
 
 class Conflict(AsteriskRecError):
     error_id = "conflict"
+    status = 409
 
 
 class Unauthenticated(AsteriskRecError):
     error_id = "unauthenticated"
+    status = 401
 
 
 class Forbidden(AsteriskRecError):
     error_id = "forbidden"
+    status = 403
 
 
 class ExportRefused(AsteriskRecError):
@@ -79,6 +92,7 @@ class ExportRefused(AsteriskRecError):
 
 class TooManyLogins(AsteriskRecError):
     error_id = "too_many_logins"
+    status = 429
 
 
 class CallRefused(AsteriskRecError):

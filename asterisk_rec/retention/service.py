@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 
 class ConfirmationNeeded(AsteriskRecError):
     error_id = "confirmation_needed"
+    status = 409
 
     def __init__(self, message: str, going: int) -> None:
-        super().__init__(message)
+        super().__init__(message, {"recordings_deleted": going})
         self.going = going
 
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import uvicorn
@@ -23,16 +24,10 @@ from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import (
     AsteriskRecError,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    TooManyLogins,
-    Unauthenticated,
 )
 from asterisk_rec.export.service import ExportService
 from asterisk_rec.mail.mailer import Mailer
-from asterisk_rec.retention.service import ConfirmationNeeded, RetentionService
+from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.web import api, portal
 from asterisk_rec.web.accounts import AccountStore
 from asterisk_rec.web.audit import AuditLog
@@ -42,14 +37,7 @@ from asterisk_rec.web.services import AccountsService, CallsService, RecordingSe
 
 log = logging.getLogger(__name__)
 
-STATUS: dict[type[AsteriskRecError], int] = {InvalidInput: 400, Unauthenticated: 401, Forbidden: 403,
-                                              NotFound: 404, Conflict: 409, ConfirmationNeeded: 409,
-                                              TooManyLogins: 429}
 HTTP_ERROR_IDS = {404: "not_found", 405: "method_not_allowed", 400: "invalid_input"}
-
-
-def _status(err: AsteriskRecError) -> int:
-    return next((status for kind, status in STATUS.items() if isinstance(err, kind)), 503)
 
 
 def _is_api(request: Request) -> bool:
@@ -64,9 +52,13 @@ def _validation_message(err: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid input"
 
 
-async def _error_page(request: Request, status: int, error_id: str, message: str) -> Response:
+async def _error_page(request: Request, status: int, error_id: str, message: str,
+                      details: dict[str, Any] | None = None) -> Response:
     if _is_api(request):
-        return JSONResponse({"error_id": error_id, "message": message}, status_code=status)
+        body: dict[str, Any] = {"error_id": error_id, "message": message}
+        if details:
+            body["details"] = details
+        return JSONResponse(body, status_code=status)
     account = await session_account(request)
     return portal.render(request, "error.html", account, status_code=status, status=status, message=message)
 
@@ -86,12 +78,11 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
 
     @app.exception_handler(AsteriskRecError)
     async def known_error(request: Request, err: AsteriskRecError) -> Response:
-        status = _status(err)
-        if status == 401 and not _is_api(request):
+        if err.status == 401 and not _is_api(request):
             return RedirectResponse("/login", status_code=303)
-        if status == 503:
+        if err.status == 503:
             log.error("%s %s: %s", request.method, request.url.path, err)
-        return await _error_page(request, status, err.error_id, err.message)
+        return await _error_page(request, err.status, err.error_id, err.message, err.details)
 
     @app.exception_handler(psycopg.OperationalError)
     async def database_away(request: Request, err: psycopg.OperationalError) -> Response:

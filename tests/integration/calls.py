@@ -80,10 +80,14 @@ class Records:
         return read_audio(path)
 
     async def assert_no_recording(self, before: Snapshot, wait: float = 2) -> None:
-        await anyio.sleep(wait)
-        rows = await self.rows("SELECT name, state FROM recordings WHERE started_at >= %s AND state <> 'discarded'",
-                                (before.since,))
-        assert not [r for r in rows if r["name"] not in before.stored], f"recordings made: {rows}"
+        """For ``wait`` seconds, watches for a recording (other than discarded) made since ``before``, and
+        fails as soon as one appears, a late one included."""
+        with anyio.move_on_after(wait):
+            while True:
+                rows = await self.rows("SELECT name, state FROM recordings WHERE started_at >= %s"
+                                       " AND state <> 'discarded'", (before.since,))
+                assert not [r for r in rows if r["name"] not in before.stored], f"recordings made: {rows}"
+                await anyio.sleep(0.1)
 
     async def calls_since(self, before: Snapshot) -> list[dict[str, Any]]:
         return await self.rows("SELECT * FROM calls WHERE started_at >= %s ORDER BY started_at, id",

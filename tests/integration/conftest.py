@@ -74,10 +74,13 @@ class ServiceProcess:
         self.command = command
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
+        self.offset = 0
 
     def start(self, *settings: str) -> None:
         """Starts it, with ``section.key=value`` settings beyond the fixture's."""
         offset = self.log.stat().st_size if self.log.exists() else 0
+        # What this start writes: wait_for_log looks from here unless told where.
+        self.offset = offset
         extra = [arg for setting in settings for arg in ("--set", setting)]
         command = [*self.command[:-1], *extra, self.command[-1]]
         with self.log.open("a") as log:
@@ -102,11 +105,17 @@ class ServiceProcess:
             self.process.wait(15)
         self.process = None
 
-    def wait_for_log(self, text: str, within: float = 20) -> None:
+    def log_size(self) -> int:
+        return len(self.log.read_text()) if self.log.exists() else 0
+
+    def wait_for_log(self, text: str, within: float = 20, after: int | None = None) -> None:
+        """Waits for ``text`` in what the service logged after ``after`` (by default: since it last
+        started), so an earlier line cannot satisfy it."""
+        start = self.offset if after is None else after
         deadline = time.monotonic() + within
-        while text not in self.log.read_text():
+        while text not in self.log.read_text()[start:]:
             if time.monotonic() > deadline:
-                pytest.fail(f"the service never logged {text!r}:\n{self.log.read_text()[-2000:]}")
+                pytest.fail(f"the service never logged {text!r}:\n{self.log.read_text()[start:][-2000:]}")
             time.sleep(0.05)
 
 

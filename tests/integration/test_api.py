@@ -24,7 +24,7 @@ from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
 from asterisk_rec.web.accounts import AccountStore
 from tests.integration.calls import Records
 from tests.integration.conftest import PASSWORD, Login, Portal, ServiceProcess, SetModes
-from tests.integration.test_call_control import talk
+from tests.integration.phones import talk
 
 pytestmark = pytest.mark.anyio
 

@@ -28,14 +28,9 @@ from asterisk_rec.testing.sipp import (
     TRUNK,
     TRUNK_CALLER,
     Phone,
-    Sipp,
-    answer,
     busy,
-    call,
     call_and_give_up,
-    call_unanswered,
     ring_only,
-    ulaw_tone,
 )
 from tests.integration.calls import (
     CALLEE_HZ,
@@ -46,6 +41,7 @@ from tests.integration.calls import (
     assert_notice_before_tone,
 )
 from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
+from tests.integration.phones import finish, talk, unanswered
 
 pytestmark = pytest.mark.anyio
 
@@ -58,29 +54,6 @@ async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriR
         await assert_nothing_left(rest)
         yield rest
         await assert_nothing_left(rest)
-
-
-async def finish(*runs: Sipp) -> None:
-    try:
-        for run in runs:
-            code = await anyio.to_thread.run_sync(run.wait)
-            assert code == 0, f"SIPp {run.phone.endpoint} failed:\n{run.log()}"
-    finally:
-        for run in runs:
-            run.stop()
-
-
-async def talk(workdir: Path, caller: Phone, number: str, callee: Phone, *, caller_id: str | None = None,
-               also_ringing: tuple[Phone, ...] = (), call_ms: int = 7000, hold: bool = False) -> None:
-    """The callee answers after a second with its tone; the caller talks with its tone for ``call_ms``
-    (with ``hold``: talks, holds and talks again, ``call_ms`` each)."""
-    await anyio.Path(workdir).mkdir(parents=True, exist_ok=True)
-    ringers = [ring_only(phone, workdir / phone.endpoint) for phone in also_ringing]
-    answering = answer(callee, ulaw_tone(workdir / "callee.ul", CALLEE_HZ), workdir / "callee", ring_ms=1000)
-    await anyio.sleep(0.3)
-    calling = call(caller, number, ulaw_tone(workdir / "caller.ul", CALLER_HZ), workdir / "caller",
-                   call_ms=call_ms, caller_id=caller_id, hold=hold)
-    await finish(calling, answering, *ringers)
 
 
 async def recorded_call(tmp_path: Path, caller: Phone, number: str, callee: Phone, *,
@@ -167,12 +140,6 @@ async def test_call_between_unrecorded_users_is_not_recorded(
     await records.assert_no_recording(before)
     await records.one_call(before, talk_seconds=3, caller="203",
                            callee="204", direction="internal", disposition="answered")
-
-
-async def unanswered(tmp_path: Path, caller: Phone, number: str) -> int | None:
-    run = call_unanswered(caller, number, tmp_path / "caller")
-    await finish(run)
-    return run.final_code()
 
 
 async def test_busy_gives_486_and_the_dialplan_fallback_runs(

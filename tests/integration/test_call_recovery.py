@@ -20,7 +20,7 @@ from tests.integration.calls import (
     assert_nothing_left,
 )
 from tests.integration.conftest import ServiceProcess, SetModes
-from tests.integration.test_call_control import finish
+from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
 
@@ -62,8 +62,9 @@ async def test_websocket_loss_mid_call(settings: Settings, service: ServiceProce
     """The WebSocket is cut mid-call: the service connects again, the call ends cleanly, and its one
     recording holds both tones throughout."""
     await set_modes(alice="always")
+    before_fault = service.log_size()
     await connected_call_with_fault(settings, service, records, tmp_path, "websocket")
-    service.wait_for_log("): connecting again")
+    service.wait_for_log("): connecting again", after=before_fault)
 
 
 async def test_service_killed_mid_call(settings: Settings, service: ServiceProcess, set_modes: SetModes,

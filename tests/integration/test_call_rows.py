@@ -17,7 +17,7 @@ from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import BOB_DESK, TRUNK_CALLER
 from tests.integration.calls import Records, assert_both_tones
 from tests.integration.conftest import SetModes
-from tests.integration.test_call_control import talk
+from tests.integration.phones import talk
 
 pytestmark = pytest.mark.anyio
 CARLA_MOBILE = "+31600000301"

@@ -23,7 +23,7 @@ from asterisk_rec.lab.services import ServiceSpec, service_specs
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
 from tests.integration.conftest import ServiceProcess, SetModes
-from tests.integration.test_call_control import finish, talk
+from tests.integration.phones import finish, talk
 
 pytestmark = pytest.mark.anyio
 

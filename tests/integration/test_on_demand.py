@@ -25,7 +25,7 @@ from asterisk_rec.testing.sipp import (
 from asterisk_rec.testing.tones import Audio, tone_share, tone_windows, windows
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records
 from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
-from tests.integration.test_call_control import finish
+from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
 

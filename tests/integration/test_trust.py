@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio
 import pytest
 
 from asterisk_rec.adapters.db import Database
@@ -17,17 +16,11 @@ from asterisk_rec.lab.directory import LAB_ORGANISATION, seed_lab_directory
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, TRUNK_CALLER
 from tests.integration.calls import Records
 from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
-from tests.integration.test_call_control import talk, unanswered
+from tests.integration.phones import talk, unanswered
 
 pytestmark = pytest.mark.anyio
 OUTSIDE_NUMBER = "+31201110000"
 ALICE_MOBILE = "+31600000201"
-
-
-async def wait_for_new_log(service: ServiceProcess, text: str, offset: int, within: float = 10) -> None:
-    with anyio.fail_after(within):
-        while text not in service.log.read_text()[offset:]:  # noqa: ASYNC110 (the service's log file)
-            await anyio.sleep(0.05)
 
 
 async def test_a_dialplan_naming_another_organisation_is_refused(
@@ -36,11 +29,11 @@ async def test_a_dialplan_naming_another_organisation_is_refused(
     app refuses the call (back to the dialplan as CHANUNAVAIL, logged) and rings nobody."""
     await set_modes(alice="always")
     before = await records.snapshot()
-    offset = len(service.log.read_text())
+    offset = service.log_size()
     assert await unanswered(tmp_path, ALICE_DESK, "9202") == 480
     event = await ami_events.wait_for("LabFallback")
     assert (event["Status"], event["Number"]) == ("CHANUNAVAIL", "202")
-    await wait_for_new_log(service, "the dialplan names another organisation than the caller's", offset)
+    service.wait_for_log("the dialplan names another organisation than the caller's", within=10, after=offset)
     await records.assert_no_recording(before)
 
 
@@ -49,10 +42,10 @@ async def carol_unknown(settings: Settings, service: ServiceProcess) -> AsyncIte
     """For one test, Carol's desk phone is no user's device (a lobby phone), in the service's directory too."""
     async with Database(settings.database, max_size=1) as db:
         store = DirectoryStore(db)
-        offset = len(service.log.read_text())
+        offset = service.log_size()
         await store.remove_device(LAB_ORGANISATION, "203", "carol-desk")
         try:
-            await wait_for_new_log(service, "directory loaded", offset)
+            service.wait_for_log("directory loaded", within=10, after=offset)
             yield
         finally:
             await seed_lab_directory(store)
@@ -64,11 +57,11 @@ async def test_a_phone_of_nobody_cannot_call_out(service: ServiceProcess, carol_
     dialled; the same phone still reaches an extension of the organisation the dialplan names."""
     await set_modes()
     before = await records.snapshot()
-    offset = len(service.log.read_text())
+    offset = service.log_size()
     assert await unanswered(tmp_path / "out", CAROL_DESK, OUTSIDE_NUMBER) == 480
     event = await ami_events.wait_for("LabFallback")
     assert (event["Status"], event["Number"]) == ("CHANUNAVAIL", OUTSIDE_NUMBER)
-    await wait_for_new_log(service, "only the organisation's users may call outside numbers", offset)
+    service.wait_for_log("only the organisation's users may call outside numbers", within=10, after=offset)
     await talk(tmp_path / "in", CAROL_DESK, "202", BOB_DESK, call_ms=2000)
     rows = await records.wait_for_calls(before, 2)
     assert [(r["callee"], r["disposition"]) for r in rows] == [(OUTSIDE_NUMBER, "no_answer"), ("202", "answered")]

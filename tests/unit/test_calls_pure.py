@@ -61,6 +61,7 @@ def test_csv_row_reads_the_same_as_the_ami_event() -> None:
 
 
 def test_unanswered_cdr_has_no_answer_time() -> None:
+    """An unanswered CDR (no AnswerTime) has no answer time, not a made-up one."""
     record = from_ami({**AMI_EVENT, "AnswerTime": "", "Disposition": "NO ANSWER"}, UTC)
     assert record.answered_at is None
 
@@ -71,16 +72,19 @@ def test_unanswered_cdr_has_no_answer_time() -> None:
     ({"Sequence": "x"}, "not a number"),
 ])
 def test_bad_cdr_is_a_clear_error(change: dict[str, str], message: str) -> None:
+    """A CDR missing its LinkedID, or with a time or number that is none, is refused saying which."""
     with pytest.raises(InvalidInput, match=message):
         from_ami({**AMI_EVENT, **change}, UTC)
 
 
 def test_short_csv_row_is_a_clear_error() -> None:
+    """A CSV row with too few columns is refused saying so."""
     with pytest.raises(InvalidInput, match="columns"):
         from_csv(["a", "b"], UTC)
 
 
 def test_snoop_cdr_is_not_a_party() -> None:
+    """The CDR of the app's snoop is not one of the call's parties."""
     assert not cdr(channel="Snoop/1795893870.5-00000001").of_a_party
 
 
@@ -119,12 +123,14 @@ def test_cdr_alone_gives_direction_by_the_trunk() -> None:
 
 
 def test_busy_beats_no_answer_among_cdrs() -> None:
+    """One leg busy and another unanswered: the call was busy."""
     row = merge(None, [cdr(disposition="NO ANSWER", answer=None), cdr(disposition="BUSY", sequence=2, answer=None)],
                 "trunk")
     assert row.disposition is Disposition.BUSY
 
 
 def test_a_row_needs_something() -> None:
+    """CDRs of snoops alone make no call row: refused."""
     with pytest.raises(ValueError, match="needs"):
         merge(None, [cdr(channel="Snoop/x-01")], "trunk")
 

@@ -15,6 +15,7 @@ def typed(matcher: CodeMatcher, keys: str, start: float = 0.0, gap: float = 0.2)
 
 
 def test_the_code_is_recognised_and_not_passed_on() -> None:
+    """*1 dialled is the code, and none of it is passed on to the far end."""
     assert typed(CodeMatcher("*1", 2.0), "*1") == [CodeDialled()]
 
 
@@ -24,6 +25,7 @@ def test_other_digits_pass_at_once() -> None:
 
 
 def test_a_prefix_not_followed_by_the_rest_is_passed_on_with_the_next_digit() -> None:
+    """* then 2: not the code, so both go on, in order, with the 2."""
     assert typed(CodeMatcher("*1", 2.0), "*2") == [PassOn("*2")]
 
 
@@ -38,6 +40,7 @@ def test_overlapping_code() -> None:
 
 
 def test_held_digits_go_on_when_the_time_between_digits_runs_out() -> None:
+    """A held * goes on when the time between digits runs out, not before."""
     matcher = CodeMatcher("*1", 2.0)
     assert matcher.press("*", 0.0) == []
     assert matcher.expire(1.9) == []
@@ -53,11 +56,13 @@ def test_a_slow_code_is_not_the_code() -> None:
 
 
 def test_the_code_twice_is_two_toggles() -> None:
+    """*1*1 is the code twice: two toggles."""
     assert typed(CodeMatcher("*1", 2.0), "*1*1") == [CodeDialled(), CodeDialled()]
 
 
 @pytest.mark.parametrize("code", ["", "1x", "123456789", "* 1"])
 def test_bad_codes_are_refused(code: str) -> None:
+    """Empty, non-digit, too long or spaced codes are refused."""
     with pytest.raises(ValueError, match="not a feature code"):
         CodeMatcher(code, 2.0)
 

@@ -94,6 +94,8 @@ def test_only_on_demand_and_always_users_sides_answer_to_the_code() -> None:
 
 
 def test_hold_pauses_but_unhold_does_not_resume_what_the_user_paused() -> None:
+    """The recording runs only when started, not held and not paused by the user: unhold does not resume
+    what the user paused."""
     assert recording_runs(started=True, paused_by_user=False, held=False)
     assert not recording_runs(started=True, paused_by_user=False, held=True)
     assert not recording_runs(started=True, paused_by_user=True, held=False)
