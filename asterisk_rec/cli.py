@@ -16,6 +16,7 @@ from asterisk_rec.archive import cli as archive_cli
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
+from asterisk_rec.lab.directory import seed_lab
 from asterisk_rec.retention import cli as retention_cli
 from asterisk_rec.web import cli as web_cli
 
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(settings)
         if args.command == "lab":
-            _run_async(directory_cli.seed_lab(settings))
+            _run_async(seed_lab(settings))
             print("the lab's organisation 'lab' and its users are in the directory")
             return 0
         if args.command == "verify":

@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from asterisk_rec.calls.query import CallQuery, page_sql
 from asterisk_rec.config import load_settings
 from asterisk_rec.lab import Lab, LabSettings
 from asterisk_rec.store.migrate import available
-from asterisk_rec.web.call_query import CallQuery, page_sql
 from bench.load import percentile
 
 DATABASE = "asterisk_rec_bench"

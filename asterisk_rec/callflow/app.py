@@ -12,10 +12,11 @@ from typing import Any
 from asterisk_rec.callflow.admission import Caller, Refusal, may_call_outside, organisation_for
 from asterisk_rec.callflow.call import PAUSED_VARIABLE, RECORDING_VARIABLE, AdoptedRecording, CallFlow, CallRecord, now
 from asterisk_rec.callflow.control import CallControl
-from asterisk_rec.callflow.events import Event, endpoint_of
+from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.inbox import EventRouter
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.calls.summary import AppCall, app_direction
+from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
 from asterisk_rec.directory.cache import DirectoryCache

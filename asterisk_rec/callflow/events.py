@@ -36,13 +36,5 @@ def event_time(event: Event) -> float | None:
         return None
 
 
-def endpoint_of(channel_name: str) -> str | None:
-    """The PJSIP endpoint of a channel name like ``PJSIP/alice-desk-0000001a``."""
-    technology, _, rest = channel_name.partition("/")
-    if technology != "PJSIP" or "-" not in rest:
-        return None
-    return rest.rsplit("-", 1)[0]
-
-
 # Events after which a channel can take no further part in the call.
 GONE = {"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"}

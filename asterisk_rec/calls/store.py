@@ -13,9 +13,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
-from asterisk_rec.callflow.events import endpoint_of
 from asterisk_rec.calls.records import CdrRecord
 from asterisk_rec.calls.summary import AppCall, CallRow, Direction, merge
+from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.policy import DialStatus
 
 Connection = psycopg.AsyncConnection[Any]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from asterisk_rec.callflow.events import endpoint_of
 from asterisk_rec.calls.records import CdrRecord
+from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.policy import DialStatus
 
 

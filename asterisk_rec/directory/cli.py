@@ -10,7 +10,6 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.lab.directory import seed_lab_directory
 from asterisk_rec.store.migrate import migrate
 
 Handler = Callable[[DirectoryStore, argparse.Namespace], Awaitable[list[str]]]
@@ -115,11 +114,6 @@ HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "
 async def run(settings: Settings, args: argparse.Namespace) -> list[str]:
     async with _store(settings) as store:
         return await HANDLERS[args.command](store, args)
-
-
-async def seed_lab(settings: Settings) -> None:
-    async with _store(settings) as store:
-        await seed_lab_directory(store)
 
 
 @asynccontextmanager

@@ -21,8 +21,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from asterisk_rec.accounts.access import only_admins
+from asterisk_rec.accounts.audit import AuditLog
+from asterisk_rec.accounts.store import Account
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
+from asterisk_rec.calls.query import download_name
 from asterisk_rec.config import ExportSettings
 from asterisk_rec.errors import AsteriskRecError, Conflict, ExportRefused, InvalidInput, NotFound
 from asterisk_rec.export import links
@@ -31,10 +35,6 @@ from asterisk_rec.jobs.supervisor import describe
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention import policy
 from asterisk_rec.retention.service import RetentionService
-from asterisk_rec.web.accounts import Account
-from asterisk_rec.web.audit import AuditLog
-from asterisk_rec.web.call_query import download_name
-from asterisk_rec.web.services import only_admins
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9-]+")

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from psycopg.rows import dict_row
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory.store import DirectoryStore
@@ -26,7 +27,6 @@ from asterisk_rec.errors import NotFound
 from asterisk_rec.lab.directory import LAB_ORGANISATION, seed_lab_directory
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
 from asterisk_rec.testing.tones import read_audio, tone_coverage
-from asterisk_rec.web.accounts import AccountStore
 
 DEMO_ADMIN = "admin@lab.example"
 

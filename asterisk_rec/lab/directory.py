@@ -3,8 +3,11 @@ demo and the end-to-end tests call. Seeding is idempotent and leaves recording m
 
 from __future__ import annotations
 
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, NotFound
+from asterisk_rec.store.migrate import migrate
 
 LAB_ORGANISATION = "lab"
 
@@ -37,3 +40,11 @@ async def seed_lab_directory(store: DirectoryStore) -> None:
                 except Conflict as err:
                     raise Conflict(f"{err.message}: the lab's phones must belong to the lab's users; "
                                    f"remove it from the other user first") from None
+
+
+async def seed_lab(settings: Settings) -> None:
+    """``asterisk-rec lab seed``: the lab's organisation and users in the directory (schema migrated)."""
+    async with Database(settings.database, settings.service.connect_timeout, max_size=2) as db:
+        async with db.pool.connection() as connection:
+            await migrate(connection)
+        await seed_lab_directory(DirectoryStore(db))

@@ -7,13 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from asterisk_rec.accounts.audit import AuditLog
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.errors import InvalidInput
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.store.migrate import migrate
-from asterisk_rec.web.audit import AuditLog
 
 COMMANDS = ("retention", "purge")
 

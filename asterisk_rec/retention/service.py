@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 import anyio
 from psycopg.rows import dict_row
 
+from asterisk_rec.accounts.audit import AuditLog
+from asterisk_rec.accounts.store import Account
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
 from asterisk_rec.config import RetentionSettings
 from asterisk_rec.directory.models import RecordingMode
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
 from asterisk_rec.retention import policy
-from asterisk_rec.web.accounts import Account
-from asterisk_rec.web.audit import AuditLog
 
 log = logging.getLogger(__name__)
 

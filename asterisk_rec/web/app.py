@@ -19,6 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from asterisk_rec.accounts.audit import AuditLog
+from asterisk_rec.accounts.login_limits import LoginLimiter
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
@@ -29,10 +32,7 @@ from asterisk_rec.export.service import ExportService
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.web import api, portal
-from asterisk_rec.web.accounts import AccountStore
-from asterisk_rec.web.audit import AuditLog
 from asterisk_rec.web.auth import WebContext, session_account
-from asterisk_rec.web.login_limits import LoginLimiter
 from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from asterisk_rec.accounts.audit import AuditLog
+from asterisk_rec.accounts.login_limits import LoginLimiter
+from asterisk_rec.accounts.store import Account, AccountStore
 from asterisk_rec.config import Settings
 from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
-from asterisk_rec.web.accounts import Account, AccountStore
-from asterisk_rec.web.audit import AuditLog
-from asterisk_rec.web.login_limits import LoginLimiter
 from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
 
 if TYPE_CHECKING:

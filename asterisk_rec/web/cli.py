@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from asterisk_rec.accounts.store import Account, Role
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.calls import query as call_query
 from asterisk_rec.config import Settings
 from asterisk_rec.errors import InvalidInput
 from asterisk_rec.store.migrate import migrate
-from asterisk_rec.web import call_query
-from asterisk_rec.web.accounts import Account, Role
 from asterisk_rec.web.api import call_out
 from asterisk_rec.web.app import run_web, web_context
 from asterisk_rec.web.auth import WebContext

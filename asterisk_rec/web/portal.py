@@ -16,15 +16,15 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from asterisk_rec.accounts.access import only_admins
+from asterisk_rec.accounts.store import Account
+from asterisk_rec.calls import query as call_query
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, TooManyLogins, Unauthenticated
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.retention.service import ConfirmationNeeded
-from asterisk_rec.web import call_query
-from asterisk_rec.web.accounts import Account
 from asterisk_rec.web.api import MAX_ID, recording_response
 from asterisk_rec.web.auth import CSRF_FIELD, check_csrf, context, csrf_token, log_in, remote_address, session_account
 from asterisk_rec.web.i18n import LANGUAGES, translator
-from asterisk_rec.web.services import only_admins
 
 log = logging.getLogger(__name__)
 

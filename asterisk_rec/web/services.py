@@ -15,15 +15,16 @@ from zoneinfo import ZoneInfo
 import anyio
 from psycopg.rows import dict_row
 
+from asterisk_rec.accounts.access import only_admins
+from asterisk_rec.accounts.audit import AuditLog
+from asterisk_rec.accounts.store import Account, AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
 from asterisk_rec.archive.records import RecordingStore
+from asterisk_rec.calls.query import CALL_COLUMNS, CALL_JOINS, CallQuery, download_name, page_sql
 from asterisk_rec.directory.models import RecordingMode, User
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.errors import Conflict, Forbidden, InvalidInput, NotFound
-from asterisk_rec.web.accounts import Account, AccountStore
-from asterisk_rec.web.audit import AuditLog
-from asterisk_rec.web.call_query import CALL_COLUMNS, CALL_JOINS, CallQuery, download_name, page_sql
+from asterisk_rec.errors import Conflict, InvalidInput, NotFound
 from asterisk_rec.web.listens import ListenWindow
 
 MEDIA_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav"}
@@ -77,11 +78,6 @@ class RecordingFile:
     media_type: str
     download_name: str
     call: CallEntry
-
-
-def only_admins(account: Account) -> None:
-    if not account.is_admin:
-        raise Forbidden("only the organisation's admins may do this")
 
 
 class CallsService:

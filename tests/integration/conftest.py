@@ -23,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
@@ -30,7 +31,6 @@ from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict
 from asterisk_rec.lab import LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
-from asterisk_rec.web.accounts import AccountStore
 from tests.integration.calls import Records
 
 

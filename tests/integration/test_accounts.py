@@ -18,11 +18,11 @@ import httpx
 import itsdangerous
 import pytest
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
-from asterisk_rec.web.accounts import AccountStore
 from tests.integration.conftest import PASSWORD, Login, Portal
 
 pytestmark = pytest.mark.anyio

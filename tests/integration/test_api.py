@@ -16,12 +16,12 @@ import anyio
 import httpx
 import pytest
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
-from asterisk_rec.web.accounts import AccountStore
 from tests.integration.calls import Records
 from tests.integration.conftest import PASSWORD, Login, Portal, ServiceProcess, SetModes
 from tests.integration.phones import talk

@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
-from asterisk_rec.web.accounts import AccountStore
 from tests.integration.archive_rows import add_recorded_call, bulk_download_organisation
 from tests.integration.conftest import PASSWORD, Login, Portal
 

@@ -23,11 +23,11 @@ import anyio
 import httpx
 import pytest
 
+from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.export import links
-from asterisk_rec.web.accounts import AccountStore
 from tests.integration.archive_rows import Recorded, add_recorded_call, bulk_download_organisation
 from tests.integration.conftest import PASSWORD, Login, Mailbox, Portal, ServiceProcess
 

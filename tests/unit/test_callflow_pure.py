@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from asterisk_rec.archive.paths import archive_path
-from asterisk_rec.callflow.events import endpoint_of, event_keys
+from asterisk_rec.callflow.events import event_keys
+from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
 

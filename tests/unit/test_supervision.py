@@ -146,8 +146,8 @@ async def test_the_sweep_does_not_queue_what_a_worker_just_archived(tmp_path: Pa
 def test_failed_logins_are_limited_per_account_and_per_address() -> None:
     """Five failures of one account within 15 minutes refuse it (whatever address), twenty from one address
     refuse that address; a success clears the account's count; old failures age out."""
+    from asterisk_rec.accounts.login_limits import LoginLimiter
     from asterisk_rec.errors import TooManyLogins
-    from asterisk_rec.web.login_limits import LoginLimiter
 
     limits = LoginLimiter()
     for n in range(5):
@@ -181,7 +181,7 @@ async def test_passwords_are_hashed_apart_and_old_hashes_are_made_anew() -> None
     library's older default parameters still verifies and is marked to be made anew."""
     from argon2 import PasswordHasher
 
-    from asterisk_rec.web import hashing
+    from asterisk_rec.accounts import hashing
 
     made = await hashing.hash_password("correct horse")
     assert await hashing.verify_password(made, "correct horse")

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from asterisk_rec.calls.query import CallQuery, day, day_bounds, direction, download_name, page_sql
 from asterisk_rec.calls.summary import Direction
 from asterisk_rec.errors import InvalidInput
-from asterisk_rec.web.call_query import CallQuery, day, day_bounds, direction, download_name, page_sql
 from asterisk_rec.web.i18n import translator
 from asterisk_rec.web.portal import _safe_next
 

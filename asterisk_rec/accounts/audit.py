@@ -10,8 +10,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from asterisk_rec.accounts.store import Account
 from asterisk_rec.adapters.db import Database
-from asterisk_rec.web.accounts import Account
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from asterisk_rec.accounts.hashing import dummy_hash, hash_password, needs_rehash, verify_password
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.directory import models
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from asterisk_rec.web.hashing import dummy_hash, hash_password, needs_rehash, verify_password
 
 TOKEN_PREFIX = "arec_"
 MIN_PASSWORD = 10
