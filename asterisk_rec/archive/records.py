@@ -5,6 +5,7 @@ duration, format): neither overwrites the other's columns, so they may finish in
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.store import ArchivedFile
+from asterisk_rec.calls.store import mark_recorded
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import Conflict
 from asterisk_rec.recording.naming import RecordingName
@@ -96,9 +98,7 @@ class RecordingStore:
             assert row is not None
             await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
                                " ON CONFLICT DO NOTHING", (row[0], parsed.organisation_id))
-            # Reports > Calls' "recorded only" reads this flag beside the call.
-            await conn.execute("UPDATE call_organisations co SET recorded = true FROM calls c"
-                               " WHERE c.id = co.call_id AND c.call_id = %s", (parsed.call_id,))
+            await mark_recorded(conn, parsed.call_id, True)
 
     async def unfinished(self, older_than_seconds: float) -> list[str]:
         """Recordings the app started that are neither stored nor discarded."""
@@ -140,3 +140,20 @@ class RecordingStore:
             else:
                 await conn.execute("DELETE FROM recording_holds WHERE recording_id = %s AND organisation_id = %s",
                                    (recording_id, organisation_id))
+
+    async def purge(self, recording_id: int, call_id: str, delete_file: Callable[[], Awaitable[None]]) -> bool:
+        """Deletes a stored recording's file (``delete_file``) and marks it purged, under the row's lock, so
+        a legal hold placed meanwhile waits, or wins: False (and nothing done) if an owner holds it or it
+        is no longer stored."""
+        async with self.db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id) FROM recordings r"
+                " WHERE r.id = %s AND r.state = 'stored' FOR UPDATE", (recording_id,))
+            row = await cursor.fetchone()
+            if row is None or row[0]:
+                return False
+            await delete_file()
+            await conn.execute("UPDATE recordings SET state = 'purged', purged_at = now() WHERE id = %s",
+                               (recording_id,))
+            await mark_recorded(conn, call_id, False)
+        return True

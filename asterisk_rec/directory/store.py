@@ -83,6 +83,13 @@ class DirectoryStore:
         assert row is not None
         return _organisation(row)
 
+    async def set_retention(self, organisation_id: int, days: int | None, bulk_download: bool) -> None:
+        """The retention period (checked by retention.policy against the offered ones; None: as it is) and
+        the bulk download switch."""
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE organisations SET retention_days = COALESCE(%s, retention_days),"
+                               " bulk_download = %s WHERE id = %s", (days, bulk_download, organisation_id))
+
     async def organisation(self, name: str) -> Organisation:
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute("SELECT * FROM organisations WHERE name = %s", (name,))

@@ -17,8 +17,10 @@ from asterisk_rec.accounts.audit import AuditLog
 from asterisk_rec.accounts.store import Account
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.paths import inside_archive
+from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.config import RetentionSettings
 from asterisk_rec.directory.models import RecordingMode
+from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, NotFound
 from asterisk_rec.retention import policy
 
@@ -92,6 +94,8 @@ class RetentionService:
         self.db = db
         self.audit = audit
         self.settings = settings
+        self.recordings = RecordingStore(db)
+        self.directory = DirectoryStore(db)
 
     async def _row(self, where: str, value: Any) -> dict[str, Any]:
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -126,9 +130,7 @@ class RetentionService:
                 f"shortening the retention period from {current.days} to {days} days deletes {going} recordings"
                 " at the next purge; confirm to go ahead", going)
         bulk = current.bulk_download and days >= policy.BULK_DOWNLOAD_MIN_DAYS
-        async with self.db.pool.connection() as conn:
-            await conn.execute("UPDATE organisations SET retention_days = %s, bulk_download = %s WHERE id = %s",
-                               (days, bulk, current.organisation_id))
+        await self.directory.set_retention(current.organisation_id, days, bulk)
         await self.audit.write(actor, current.organisation_id, "retention_set", organisation,
                                {"from": current.days, "to": days, "bulk_download": bulk}, remote_address,
                                actor=None if actor else "cli")
@@ -140,9 +142,7 @@ class RetentionService:
         refusal = policy.bulk_download_refusal(current.days, switched_on=True)
         if on and refusal:
             raise InvalidInput(refusal)
-        async with self.db.pool.connection() as conn:
-            await conn.execute("UPDATE organisations SET bulk_download = %s WHERE id = %s",
-                               (on, current.organisation_id))
+        await self.directory.set_retention(current.organisation_id, None, on)
         await self.audit.write(actor, current.organisation_id, "bulk_download_set", organisation, {"on": on},
                                remote_address, actor=None if actor else "cli")
         return await self.retention(organisation)
@@ -207,21 +207,13 @@ class RetentionService:
         return due
 
     async def _delete(self, archive_root: Path, recording: PurgedRecording) -> None:
-        async with self.db.pool.connection() as conn, conn.transaction():
-            # The row is locked while the file goes, so a legal hold put meanwhile waits, or wins.
-            cursor = await conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id) FROM recordings r"
-                " WHERE r.id = %s AND r.state = 'stored' FOR UPDATE", (recording.id,))
-            row = await cursor.fetchone()
-            if row is None or row[0]:
-                return  # purged meanwhile, or an owner put it under legal hold
+        async def delete_file() -> None:
             target = inside_archive(archive_root, recording.path)
             if target is not None:
                 await anyio.Path(target).unlink(missing_ok=True)
-            await conn.execute("UPDATE recordings SET state = 'purged', purged_at = now() WHERE id = %s",
-                               (recording.id,))
-            await conn.execute("UPDATE call_organisations co SET recorded = false FROM calls c"
-                               " WHERE c.id = co.call_id AND c.call_id = %s", (recording.call_id,))
+
+        if not await self.recordings.purge(recording.id, recording.call_id, delete_file):
+            return  # purged meanwhile, or an owner put it under legal hold
         for owner in recording.owners:
             await self.audit.write(None, owner, "purged", f"recording {recording.name}",
                                    {"call_id": recording.call_id, "path": recording.path,

@@ -5,6 +5,7 @@ reaches back."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -76,3 +77,28 @@ def test_the_web_layer_is_on_top() -> None:
     """Nothing but the command line and the service imports the web layer."""
     users = {name for name, after in package_graph().items() if "web" in after}
     assert users <= {"cli", "service"}, users
+
+
+WRITES = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
+MIGRATIONS = ROOT / "store" / "migrations"
+
+
+def table_writers() -> dict[str, set[str]]:
+    """Per table made by the migrations, the modules whose SQL (string literals) writes it."""
+    tables = {m.lower() for path in MIGRATIONS.glob("*.sql")
+              for m in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)", path.read_text(), re.IGNORECASE)}
+    writers: dict[str, set[str]] = defaultdict(set)
+    for path in ROOT.rglob("*.py"):
+        for constant in ast.walk(ast.parse(path.read_text())):
+            if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
+                for table in WRITES.findall(constant.value):
+                    if table.lower() in tables:
+                        writers[table.lower()].add(str(path.relative_to(ROOT)))
+    return writers
+
+
+def test_each_table_has_one_writer() -> None:
+    """Every table is written from one module (its repository), as the README's layout says."""
+    shared = {table: sorted(modules) for table, modules in table_writers().items() if len(modules) > 1}
+    assert shared == {}, shared
+    assert table_writers()["recordings"] == {"archive/records.py"}
