@@ -83,6 +83,9 @@ class ServiceSettings:
     journal: str = "/var/lib/asterisk-rec/journal.sqlite3"
     # The directory is held in memory, loaded again on every change PostgreSQL announces and this often.
     directory_refresh_seconds: float = 60.0
+    # A file to trace ARI into (every event and command, as JSON lines; it holds the parties' numbers):
+    # for support and for recording the replay tests' fixtures. Empty: off.
+    ari_trace: str = ""
 
 
 RECORDING_METHODS = ("snoop", "bridge")

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.callflow.trace import AriTrace
 from asterisk_rec.calls.ingest import CdrIngest
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import RetentionSettings, Settings
@@ -94,7 +95,11 @@ async def serve(settings: Settings) -> None:
             if settings.retention.purge_every_hours > 0:
                 background("purge", partial(purge_every, web.retention, Path(settings.archive.root),
                                             settings.retention))
-            control = CallControl(None, settings.ari.app)
+            trace = None
+            if settings.service.ari_trace:
+                header = {"app": settings.ari.app, "calls": asdict(settings.calls)}
+                trace = stack.enter_context(contextlib.closing(AriTrace(Path(settings.service.ari_trace)).open(header)))
+            control = CallControl(None, settings.ari.app, trace)
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)

@@ -15,7 +15,6 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.store import ArchivedFile
-from asterisk_rec.calls.store import mark_recorded
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import Conflict
 from asterisk_rec.recording.naming import RecordingName
@@ -98,7 +97,6 @@ class RecordingStore:
             assert row is not None
             await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
                                " ON CONFLICT DO NOTHING", (row[0], parsed.organisation_id))
-            await mark_recorded(conn, parsed.call_id, True)
 
     async def unfinished(self, older_than_seconds: float) -> list[str]:
         """Recordings the app started that are neither stored nor discarded."""
@@ -141,7 +139,7 @@ class RecordingStore:
                 await conn.execute("DELETE FROM recording_holds WHERE recording_id = %s AND organisation_id = %s",
                                    (recording_id, organisation_id))
 
-    async def purge(self, recording_id: int, call_id: str, delete_file: Callable[[], Awaitable[None]]) -> bool:
+    async def purge(self, recording_id: int, delete_file: Callable[[], Awaitable[None]]) -> bool:
         """Deletes a stored recording's file (``delete_file``) and marks it purged, under the row's lock, so
         a legal hold placed meanwhile waits, or wins: False (and nothing done) if an owner holds it or it
         is no longer stored."""
@@ -155,5 +153,4 @@ class RecordingStore:
             await delete_file()
             await conn.execute("UPDATE recordings SET state = 'purged', purged_at = now() WHERE id = %s",
                                (recording_id,))
-            await mark_recorded(conn, call_id, False)
         return True

@@ -7,23 +7,25 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from asterisk_rec.callflow.admission import Caller, Refusal, may_call_outside, organisation_for
-from asterisk_rec.callflow.call import PAUSED_VARIABLE, RECORDING_VARIABLE, AdoptedRecording, CallFlow, CallRecord, now
+from asterisk_rec.callflow.call import RECORDING_VARIABLE, CallFlow, CallRecord, Clock, now
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.inbox import EventRouter
 from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.callflow.recording import Recording
+from asterisk_rec.callflow.talking import PAUSED_VARIABLE
 from asterisk_rec.calls.summary import AppCall, app_direction
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
-from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.errors import AsteriskRecError, CallRefused, InvalidInput, NotFound
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, dial_targets, external_target, plan_call
-from asterisk_rec.recording.naming import new_call_id, recording_name
+from asterisk_rec.recording.naming import new_call_id, parse_recording_name, recording_name
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,16 @@ class Parties:
         return tuple(sorted(ids))
 
 
+class Directory(Protocol):
+    """The lookups a call needs (``DirectoryCache``, from memory)."""
+
+    def organisation(self, name: str) -> Organisation: ...
+
+    def user_by_device(self, *, endpoint: str | None = None, number: str | None = None) -> User | None: ...
+
+    def user_by_extension(self, organisation_id: int, extension: str) -> User | None: ...
+
+
 def _e164_or_none(number: str) -> str | None:
     try:
         return models.e164(number)
@@ -57,14 +69,18 @@ def _e164_or_none(number: str) -> str | None:
 
 
 class StasisApp:
-    def __init__(self, control: CallControl, directory: DirectoryCache, settings: CallSettings,
-                 ledger: CallLedger, task_group: Any) -> None:
+    def __init__(self, control: CallControl, directory: Directory, settings: CallSettings,
+                 ledger: CallLedger, task_group: Any, *, call_ids: Callable[[], str] = new_call_id,
+                 clock: Clock = now) -> None:
         self.control = control
+        # Where new calls' ids and the time come from (a replay gives the recorded ones).
+        self.call_ids = call_ids
+        self.clock = clock
         self.ledger = ledger
         self.directory = directory
         self.settings = settings
         self.task_group = task_group
-        self.router = EventRouter(self.on_unclaimed)
+        self.router = EventRouter(self.on_unclaimed, control.trace)
         self.active: dict[str, CallFlow] = {}
 
     async def reconcile(self) -> None:
@@ -98,18 +114,25 @@ class StasisApp:
             await self.control.destroy_bridge(bridge["id"])
             return
         taken.add(caller)
-        recording = AdoptedRecording(
-            await self.control.get_variable(caller, RECORDING_VARIABLE) or None,
-            bool(await self.control.get_variable(caller, PAUSED_VARIABLE)))
+        recording = await self._recording_of(call_id, caller)
         plan, owners = await self._plan_again(call_id, channels.get(caller))
-        log.info("call %s: adopted (recording %s%s)", call_id, recording.name or "none",
-                 ", paused" if recording.paused_by_user else "")
+        log.info("call %s: adopted (recording %s%s)", call_id, recording.name if recording else "none",
+                 f", {recording.state.value}" if recording else "")
         flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
-                                bridge["id"], snoop, recording, plan, owners)
-        if recording.name is not None:
-            # The parts recorded before the restart (the last one still open if it was running).
-            flow.record.parts = await self.ledger.parts_of(recording.name)
+                                bridge["id"], snoop, recording, plan, owners, self.clock)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
+
+    async def _recording_of(self, call_id: str, caller: str) -> Recording | None:
+        """The recording of an adopted call, as its caller's channel tells (its name is the one thing
+        Asterisk keeps of it), with the parts recorded before the restart (the last one still open if it
+        was running)."""
+        name = await self.control.get_variable(caller, RECORDING_VARIABLE) or None
+        parsed = parse_recording_name(name) if name else None
+        if name is None or parsed is None:
+            return None
+        paused = bool(await self.control.get_variable(caller, PAUSED_VARIABLE))
+        return Recording.adopted(name, parsed.organisation_id, call_id, paused_by_user=paused,
+                                 parts=await self.ledger.parts_of(name))
 
     async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, tuple[int, ...]]:
         """An adopted call's parties and their policy, from what the caller's channel was sent to the app
@@ -199,7 +222,7 @@ class StasisApp:
             log.error("cannot hand %s back to the dialplan: %s", channel, err)
 
     async def handle_call(self, channel: Event, number: str, organisation_name: str) -> None:
-        call_id = new_call_id()
+        call_id = self.call_ids()
         record = CallRecord(call_id=call_id, caller_channel=channel["id"])
         try:
             parties = await self.attribute(channel, number, organisation_name)
@@ -214,26 +237,29 @@ class StasisApp:
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
         plan = plan_call(parties.caller, parties.callee)
-        name = None
         if plan.records:
-            name = recording_name(plan.recorded[0].organisation.id, call_id, now())
+            organisation_id = plan.recorded[0].organisation.id
+            record.recording = Recording(recording_name(organisation_id, call_id, self.clock()), organisation_id,
+                                         call_id)
         log.info("call %s: %s -> %s, recorded: %s", call_id, channel["name"], number,
                  ", ".join(u.name for u in plan.recorded) or "nobody")
         try:
             await self.control.tag_call(channel["id"], call_id)
             linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
-            await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties))
+            await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties,
+                                                          self.clock()))
         except Exception:
             # Nothing is started that is not written down first (in the local journal).
             log.exception("call %s: cannot write the call down", call_id)
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
         flow = CallFlow(self.control, self.router, self.settings, self.ledger, channel, plan, parties.targets,
-                        record, name, parties.organisation_ids)
+                        record, parties.organisation_ids, self.clock)
         await self._conduct(call_id, flow, flow.run)
 
     @staticmethod
-    def _app_call(call_id: str, linked_id: str, channel: Event, number: str, parties: Parties) -> AppCall:
+    def _app_call(call_id: str, linked_id: str, channel: Event, number: str, parties: Parties,
+                  started_at: datetime) -> AppCall:
         caller_number = channel.get("caller", {}).get("number", "") or endpoint_of(channel["name"]) or ""
         return AppCall(
             call_id=call_id, linked_id=linked_id,
@@ -242,4 +268,4 @@ class StasisApp:
             callee=parties.callee.extension if parties.callee else number,
             caller_user_id=parties.caller.id if parties.caller else None,
             callee_user_id=parties.callee.id if parties.callee else None,
-            organisation_ids=parties.organisation_ids, started_at=now())
+            organisation_ids=parties.organisation_ids, started_at=started_at)

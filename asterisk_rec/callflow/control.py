@@ -11,6 +11,7 @@ import anyio
 import httpx
 from asyncari.model import OperationError
 
+from asterisk_rec.callflow.trace import AriTrace
 from asterisk_rec.errors import AriError
 
 log = logging.getLogger(__name__)
@@ -30,22 +31,32 @@ CALL_ID_CDR_VARIABLE = "CDR(asterisk_rec_call)"
 class CallControl:
     """``client`` is replaced when the app reconnects; calls keep their CallControl."""
 
-    def __init__(self, client: Any, app: str) -> None:
+    def __init__(self, client: Any, app: str, trace: AriTrace | None = None) -> None:
         self.client = client
         self.app = app
+        self.trace = trace
 
     async def _op(self, repository: str, operation: str, *, gone_ok: bool = False, **params: Any) -> Any:
+        trace = self.trace
+        traced = trace.command(f"{repository}.{operation}", params) if trace else 0
         try:
-            return await getattr(getattr(self.client, repository), operation)(**params)
+            result = await getattr(getattr(self.client, repository), operation)(**params)
         except OperationError as err:
             status, text = _status(err)
+            if trace:
+                trace.answer(traced, status=status, error=text)
             if gone_ok and status in (404, 409):
                 log.debug("%s.%s: already gone (%s)", repository, operation, status)
                 return None
             raise AriError(f"ARI {repository}.{operation} failed ({status}): {text}") from err
         except (httpx.HTTPError, RuntimeError, OSError, anyio.BrokenResourceError) as err:
+            if trace:
+                trace.answer(traced, error=f"no connection: {err}")
             # The connection is down (the app reconnects and reconciles): the command did not happen.
             raise AriError(f"ARI {repository}.{operation}: no connection to Asterisk ({err})") from err
+        if trace:
+            trace.answer(traced, result)
+        return result
 
     # Channels
 

@@ -54,10 +54,14 @@ def recording_started(name: str, call_id: str, organisation_id: int, owners: tup
 
 
 def call_ended(record: CallRecord) -> dict[str, Any]:
-    return {"call_id": record.call_id, "recording": record.recording_started,
-            "discarded": record.recording is None, "notice_finished_at": _time(record.notice_finished_at),
+    """``recording``: the one Asterisk was asked for, kept or not (``discarded``)."""
+    recording = record.recording if record.recording is not None and record.recording.asked else None
+    return {"call_id": record.call_id, "recording": recording.name if recording else None,
+            "discarded": recording is None or not recording.kept,
+            "notice_finished_at": _time(record.notice_finished_at),
             "joined_at": _time(record.joined_at), "ended_at": _time(record.ended_at),
-            "outcome": record.outcome.value if record.outcome else None, "parts": parts_out(record.parts)}
+            "outcome": record.outcome.value if record.outcome else None,
+            "parts": parts_out(recording.parts if recording else [])}
 
 
 def outcome(payload: dict[str, Any]) -> DialStatus | None:

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from asterisk_rec.callflow.events import Event, event_keys
+from asterisk_rec.callflow.trace import AriTrace
 
 
 class Inbox:
@@ -31,9 +32,10 @@ class EventRouter:
     """An asyncari listener: delivers each event to the inboxes that claimed one of its ids, and hands
     the rest (new calls entering the app) to ``on_unclaimed``. It never blocks asyncari's reader."""
 
-    def __init__(self, on_unclaimed: Callable[[Event], Awaitable[None]]) -> None:
+    def __init__(self, on_unclaimed: Callable[[Event], Awaitable[None]], trace: AriTrace | None = None) -> None:
         self._owners: dict[str, Inbox] = {}
         self._on_unclaimed = on_unclaimed
+        self.trace = trace
 
     def claim(self, key: str, inbox: Inbox) -> None:
         self._owners[key] = inbox
@@ -45,6 +47,8 @@ class EventRouter:
     async def __call__(self, message: Any) -> None:
         # asyncari hands us its EventMessage; the flow works on the event's JSON as Asterisk sent it.
         event: Event = message._orig_msg
+        if self.trace is not None:
+            self.trace.event(event)
         inboxes = {id(inbox): inbox for key in event_keys(event) if (inbox := self._owners.get(key))}
         for inbox in inboxes.values():
             inbox.deliver(event)

@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,15 @@ CREATE TABLE IF NOT EXISTS refused (
 """
 
 
+# Runs a blocking call off the event loop: a worker thread (the default), or in place (the ARI replay,
+# whose mock clock cannot see threads).
+RunSync = Callable[..., Awaitable[Any]]
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, run_sync: RunSync = anyio.to_thread.run_sync) -> None:
         self.path = path
+        self._run = run_sync
         self._lock = threading.Lock()
         self._queue: deque[Pending] = deque()
         self._writing = anyio.Lock()
@@ -108,7 +115,7 @@ class Journal:
             if batch:
                 error: JournalError | None = None
                 try:
-                    await anyio.to_thread.run_sync(self._write, [(p.kind, p.payload) for p in batch])
+                    await self._run(self._write, [(p.kind, p.payload) for p in batch])
                 except (OSError, sqlite3.Error) as err:
                     error = JournalError(f"cannot write the journal {self.path}: {err}")
                 for each in batch:
@@ -132,7 +139,8 @@ class Journal:
             self._writer.execute("COMMIT")
 
     async def pending(self, limit: int = 100) -> list[Entry]:
-        return await anyio.to_thread.run_sync(self._pending, limit)
+        entries: list[Entry] = await self._run(self._pending, limit)
+        return entries
 
     def _pending(self, limit: int) -> list[Entry]:
         assert self._reader is not None
@@ -142,7 +150,7 @@ class Journal:
         return [Entry(seq, kind, json.loads(payload)) for seq, kind, payload in rows]
 
     async def done(self, seqs: list[int]) -> None:
-        await anyio.to_thread.run_sync(self._done, seqs)
+        await self._run(self._done, seqs)
 
     def _done(self, seqs: list[int]) -> None:
         assert self._reader is not None
@@ -150,7 +158,7 @@ class Journal:
             self._reader.executemany("DELETE FROM entries WHERE seq = ?", [(s,) for s in seqs])
 
     async def refuse(self, entry: Entry, error: str) -> None:
-        await anyio.to_thread.run_sync(self._refuse, entry, error)
+        await self._run(self._refuse, entry, error)
 
     def _refuse(self, entry: Entry, error: str) -> None:
         assert self._reader is not None
@@ -163,7 +171,8 @@ class Journal:
 
     async def latest(self, kind: str, name: str) -> Entry | None:
         """The newest entry of ``kind`` about the recording ``name`` still waiting for PostgreSQL."""
-        return await anyio.to_thread.run_sync(self._latest, kind, name)
+        found: Entry | None = await self._run(self._latest, kind, name)
+        return found
 
     def _latest(self, kind: str, name: str) -> Entry | None:
         assert self._reader is not None

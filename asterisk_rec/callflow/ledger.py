@@ -17,6 +17,7 @@ from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.call import CallRecord
 from asterisk_rec.callflow.journal import Entry, Journal, JournalError, Pending
+from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.calls.summary import AppCall
 from asterisk_rec.jobs.supervisor import describe
@@ -56,13 +57,11 @@ class CallLedger:
         except JournalError as err:
             log.error("recording %s of call %s: cannot write it down (%s); recording anyway", name, call_id, err)
 
-    def parts_changed(self, record: CallRecord) -> None:
+    def parts_changed(self, recording: Recording) -> None:
         """Keeps the recorded parts on the row as they change (a restarted service takes them up again);
         queued now, so they stay in order with the call's end."""
-        name = record.recording_started
-        if name is not None:
-            self._in_background(self.journal.add(entries.PARTS, {"name": name,
-                                                                 "parts": entries.parts_out(record.parts)}))
+        self._in_background(self.journal.add(entries.PARTS, {"name": recording.name,
+                                                             "parts": entries.parts_out(recording.parts)}))
 
     def call_ended(self, record: CallRecord) -> None:
         self._in_background(self.journal.add(entries.CALL_ENDED, entries.call_ended(record)))

@@ -26,13 +26,6 @@ _CDR_COLUMNS = ("unique_id", "sequence", "linked_id", "call_id", "source", "dest
 _ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(CallRow))
 
 
-async def mark_recorded(conn: Connection, call_id: str, recorded: bool) -> None:
-    """Reports > Calls' "recorded only" flag beside the call, for each of its organisations: set when its
-    recording is archived, cleared when it is purged (in the caller's transaction)."""
-    await conn.execute("UPDATE call_organisations co SET recorded = %s FROM calls c"
-                       " WHERE c.id = co.call_id AND c.call_id = %s", (recorded, call_id))
-
-
 class CallStore:
     def __init__(self, db: Database, trunk: str) -> None:
         self.db = db

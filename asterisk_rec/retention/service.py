@@ -212,7 +212,7 @@ class RetentionService:
             if target is not None:
                 await anyio.Path(target).unlink(missing_ok=True)
 
-        if not await self.recordings.purge(recording.id, recording.call_id, delete_file):
+        if not await self.recordings.purge(recording.id, delete_file):
             return  # purged meanwhile, or an owner put it under legal hold
         for owner in recording.owners:
             await self.audit.write(None, owner, "purged", f"recording {recording.name}",

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from asterisk_rec.accounts.access import only_admins
 from asterisk_rec.accounts.store import Account
 from asterisk_rec.calls.query import MAX_PAGE, MAX_PAGE_SIZE, CallQuery
+from asterisk_rec.calls.service import CallEntry
 from asterisk_rec.calls.summary import Direction
 from asterisk_rec.directory.models import User
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.web.auth import api_account, context, remote_address
-from asterisk_rec.web.services import CallEntry
 
 if TYPE_CHECKING:
     from asterisk_rec.export.service import Export

@@ -21,8 +21,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from asterisk_rec.accounts.audit import AuditLog
 from asterisk_rec.accounts.login_limits import LoginLimiter
+from asterisk_rec.accounts.service import AccountsService
 from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.calls.service import CallsService
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import (
@@ -33,7 +35,7 @@ from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.web import api, portal
 from asterisk_rec.web.auth import WebContext, session_account
-from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
+from asterisk_rec.web.services import RecordingSettingsService
 
 log = logging.getLogger(__name__)
 

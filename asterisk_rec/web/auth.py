@@ -13,10 +13,12 @@ from fastapi import Request
 
 from asterisk_rec.accounts.audit import AuditLog
 from asterisk_rec.accounts.login_limits import LoginLimiter
+from asterisk_rec.accounts.service import AccountsService
 from asterisk_rec.accounts.store import Account, AccountStore
+from asterisk_rec.calls.service import CallsService
 from asterisk_rec.config import Settings
 from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
-from asterisk_rec.web.services import AccountsService, CallsService, RecordingSettingsService
+from asterisk_rec.web.services import RecordingSettingsService
 
 if TYPE_CHECKING:
     from asterisk_rec.export.service import ExportService

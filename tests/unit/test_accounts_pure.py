@@ -8,8 +8,8 @@ from argon2 import PasswordHasher
 
 from asterisk_rec.accounts import hashing
 from asterisk_rec.accounts.login_limits import LoginLimiter
+from asterisk_rec.calls.listens import ListenWindow
 from asterisk_rec.errors import TooManyLogins
-from asterisk_rec.web.listens import ListenWindow
 
 pytestmark = pytest.mark.anyio
 

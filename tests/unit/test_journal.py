@@ -11,6 +11,7 @@ import pytest
 from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.call import CallRecord
 from asterisk_rec.callflow.journal import Journal, JournalError
+from asterisk_rec.callflow.recording import Recording, RecordingState
 from asterisk_rec.calls.summary import AppCall, Direction
 from asterisk_rec.policy import DialStatus
 
@@ -48,12 +49,15 @@ def test_a_call_and_its_end_survive_the_codec() -> None:
     call = AppCall(call_id="a" * 20, linked_id="1764581415.42", direction=Direction.INBOUND, caller="+31201110000",
                    callee="201", caller_user_id=None, callee_user_id=7, organisation_ids=(1, 3), started_at=T0)
     assert entries.app_call(entries.call_started(call)) == call
-    record = CallRecord(call_id="a" * 20, caller_channel="c", recording=None, recording_started="asterisk-rec/1/x",
+    recording = Recording("asterisk-rec/1/x", 1, "a" * 20, RecordingState.DISCARDED,
+                          parts=[[T0, T0 + timedelta(seconds=4)], [T0, None]])
+    record = CallRecord(call_id="a" * 20, caller_channel="c", recording=recording,
                         outcome=DialStatus.ANSWER, notice_finished_at=T0, joined_at=T0 + timedelta(seconds=1),
-                        ended_at=T0 + timedelta(seconds=9), parts=[[T0, T0 + timedelta(seconds=4)], [T0, None]])
+                        ended_at=T0 + timedelta(seconds=9))
     payload = entries.call_ended(record)
+    assert payload["recording"] == "asterisk-rec/1/x"
     assert payload["discarded"] is True and entries.outcome(payload) is DialStatus.ANSWER
-    assert entries.parts_in(payload["parts"]) == record.parts
+    assert entries.parts_in(payload["parts"]) == recording.parts
     assert entries.time_of(payload, "ended_at") == record.ended_at
 
 

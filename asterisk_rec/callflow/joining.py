@@ -1,0 +1,49 @@
+"""Joining: the device that answered meets the caller. If the caller is recorded, the callee first hears
+the notice; the recording (a snoop on the caller, which hears both directions) runs before the callee
+enters the bridge, so nothing either says after meeting is missing from it. A series of steps, each
+waiting for the one event that says it happened."""
+
+from __future__ import annotations
+
+import logging
+
+from asterisk_rec.callflow.phases import CallPhase, Phase
+from asterisk_rec.policy import DialStatus, Side
+
+log = logging.getLogger(__name__)
+
+# The longest prompt the app plays.
+PROMPT_SECONDS = 60
+
+
+class Joining(Phase):
+    kind = CallPhase.JOINING
+
+    def over(self) -> bool:
+        return True
+
+    async def begin(self) -> None:
+        flow = self.flow
+        answered = flow.answered
+        assert answered is not None
+        flow.record.outcome = DialStatus.ANSWER
+        notice = flow.notice_to(Side.CALLEE)
+        if notice is not None:
+            playback = await flow.play(answered, f"sound:{flow.settings.notice_sound}", "notice-callee",
+                                       notice.language)
+            await flow.wait_for("PlaybackFinished", playback, field="playback", within=PROMPT_SECONDS)
+            flow.record.notice_finished_at = flow.clock()
+        if not flow.caller_answered:
+            await flow.control.answer(flow.caller)
+        flow.bridge = flow.object_id("bridge")
+        flow.claim("bridge", flow.bridge)
+        await flow.control.create_bridge(flow.bridge)
+        flow.watch_codes()
+        await flow.control.add_to_bridge(flow.bridge, flow.caller, absorb_dtmf=flow.caller in flow.codes)
+        if flow.recording is not None:
+            await flow.start_recording(flow.recording)
+        await flow.control.add_to_bridge(flow.bridge, answered, absorb_dtmf=answered in flow.codes)
+        await flow.wait_for("ChannelEnteredBridge", answered)
+        flow.record.joined_at = flow.clock()
+        log.info("call %s: connected%s", flow.record.call_id,
+                 ", recording" if flow.recording is not None and flow.recording.is_open else "")

@@ -1,0 +1,137 @@
+"""A call's recording as the app keeps it: its name, organisation and call, the parts it covers and the
+state it is in (pure: the call flow gives Asterisk the commands the transitions return).
+
+    PLANNED --start--> STARTING --started--> RUNNING <--hold/user--> PAUSED_BY_HOLD, PAUSED_BY_USER
+    STARTING --failed--> FAILED
+    RUNNING, PAUSED_* --close--> CLOSING --finished--> CLOSED --discard--> DISCARDED
+    RUNNING, PAUSED_* --finished--> CLOSED   (Asterisk ended it: the snoop went with its channel)
+
+The user's pause outranks hold: a recording the user paused stays paused through hold and unhold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+Part = list[datetime | None]
+
+
+class RecordingState(Enum):
+    # To start when the parties meet (asked of Asterisk only then).
+    PLANNED = "planned"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED_BY_HOLD = "paused by hold"
+    PAUSED_BY_USER = "paused by the user"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAILED = "failed"
+    DISCARDED = "discarded"
+
+
+# Asterisk is recording (or paused): the file is open.
+OPEN = frozenset({RecordingState.RUNNING, RecordingState.PAUSED_BY_HOLD, RecordingState.PAUSED_BY_USER})
+
+
+class Change(Enum):
+    """What Asterisk must do for a transition."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@dataclass
+class Recording:
+    name: str
+    organisation_id: int
+    call_id: str
+    state: RecordingState = RecordingState.PLANNED
+    # [start, end] of each stretch recorded; the last one's end is None while it runs.
+    parts: list[Part] = field(default_factory=list)
+
+    @classmethod
+    def adopted(cls, name: str, organisation_id: int, call_id: str, *, paused_by_user: bool,
+                parts: list[Part]) -> Recording:
+        """One running in Asterisk when a restarted service took its call over."""
+        state = RecordingState.PAUSED_BY_USER if paused_by_user else RecordingState.RUNNING
+        return cls(name, organisation_id, call_id, state, parts)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN
+
+    @property
+    def kept(self) -> bool:
+        """Whether a file of it goes to the archive."""
+        return self.state in OPEN or self.state in (RecordingState.CLOSING, RecordingState.CLOSED)
+
+    @property
+    def asked(self) -> bool:
+        """Whether Asterisk was asked to record it (so there may be a file, and the ledger knows it)."""
+        return self.state is not RecordingState.PLANNED
+
+    def start(self) -> None:
+        if self.state is RecordingState.PLANNED:
+            self.state = RecordingState.STARTING
+
+    def started(self, at: datetime) -> None:
+        """Asterisk confirmed it runs."""
+        if self.state is RecordingState.STARTING:
+            self.state = RecordingState.RUNNING
+            self.parts.append([at, None])
+
+    def failed(self) -> None:
+        """It never ran (Asterisk refused it, or did not confirm it in time)."""
+        if self.state is RecordingState.STARTING:
+            self.state = RecordingState.FAILED
+
+    def hold_changed(self, held: bool, at: datetime) -> Change | None:
+        """Nobody is recorded while on hold (the Dutch regulator's rule)."""
+        if self.state is RecordingState.RUNNING and held:
+            return self._move(RecordingState.PAUSED_BY_HOLD, at)
+        if self.state is RecordingState.PAUSED_BY_HOLD and not held:
+            return self._move(RecordingState.RUNNING, at)
+        return None
+
+    def toggled_by_user(self, held: bool, at: datetime) -> Change | None:
+        """The user's feature code: pauses a recording, or resumes one the user paused (into hold, if a
+        party is on hold now)."""
+        if self.state is RecordingState.PAUSED_BY_USER:
+            return self._move(RecordingState.PAUSED_BY_HOLD if held else RecordingState.RUNNING, at)
+        if self.state in (RecordingState.RUNNING, RecordingState.PAUSED_BY_HOLD):
+            return self._move(RecordingState.PAUSED_BY_USER, at)
+        return None
+
+    def close(self, at: datetime) -> bool:
+        """The call ends: returns whether Asterisk must be told to stop it."""
+        if not self.is_open:
+            return False
+        self._end_part(at)
+        self.state = RecordingState.CLOSING
+        return True
+
+    def finished(self, at: datetime) -> None:
+        """Asterisk says the file is complete (RecordingFinished or RecordingFailed)."""
+        if self.is_open or self.state is RecordingState.CLOSING:
+            self._end_part(at)
+            self.state = RecordingState.CLOSED
+
+    def discard(self) -> None:
+        """The parties never met: a recording of nobody talking is not kept."""
+        self.state = RecordingState.DISCARDED
+
+    def _move(self, to: RecordingState, at: datetime) -> Change | None:
+        was_running = self.state is RecordingState.RUNNING
+        self.state = to
+        if was_running and to is not RecordingState.RUNNING:
+            self._end_part(at)
+            return Change.PAUSE
+        if not was_running and to is RecordingState.RUNNING:
+            self.parts.append([at, None])
+            return Change.RESUME
+        return None
+
+    def _end_part(self, at: datetime) -> None:
+        if self.parts and self.parts[-1][1] is None:
+            self.parts[-1][1] = at

@@ -1,0 +1,132 @@
+"""Ringing: the callee's devices ring at once; if the callee is recorded, the caller hears the notice as
+early media meanwhile (not answered: no charge, and busy or no answer can still be signalled), then
+ringing. It ends when a device answered and the notice is over, or when no device can answer any more
+(the caller then goes back to the dialplan with ASTERISK_REC_DIALSTATUS)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anyio
+
+from asterisk_rec.callflow.events import Event, channel_id
+from asterisk_rec.callflow.phases import CallPhase, Phase
+from asterisk_rec.errors import AriError
+from asterisk_rec.policy import DialStatus, DialTarget, Side, caller_status, leg_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Leg:
+    id: str
+    target: DialTarget
+    deadline: float
+    rang: bool = False
+    # None while it rings.
+    status: DialStatus | None = None
+    destroyed: bool = False
+
+
+class Ringing(Phase):
+    kind = CallPhase.RINGING
+    notice_playing: str | None = None
+    ringing_tone: str | None = None
+
+    @property
+    def answered(self) -> str | None:
+        return self.flow.answered
+
+    def _pending(self) -> list[Leg]:
+        return [leg for leg in self.flow.legs.values() if leg.status is None]
+
+    async def begin(self) -> None:
+        flow = self.flow
+        notice = flow.notice_to(Side.CALLER)
+        if notice is not None:
+            self.notice_playing = await flow.play(flow.caller, f"sound:{flow.settings.notice_sound}",
+                                                  "notice-caller", notice.language)
+        else:
+            await flow.control.ring(flow.caller)
+        for index, target in enumerate(flow.targets):
+            leg = Leg(flow.object_id(f"leg{index}"), target, anyio.current_time() + target.ring_seconds)
+            flow.claim("channel", leg.id)
+            flow.legs[leg.id] = leg
+            try:
+                # It is dialled once it is in the app (its StasisStart): a dial before that gets 409.
+                await flow.control.create_leg(leg.id, target.endpoint, flow.caller, flow.record.call_id)
+            except AriError as err:
+                await self._unreachable(leg, err)
+
+    def over(self) -> bool:
+        if self.answered is None:
+            return not self._pending()
+        return self.notice_playing is None
+
+    def wait(self) -> float | None:
+        if self.answered is not None:
+            return None
+        return max(0.0, min(leg.deadline for leg in self._pending()) - anyio.current_time())
+
+    async def run(self) -> None:
+        await super().run()
+        if self.answered is None:
+            await self.flow.back_to_dialplan(caller_status([leg.status for leg in self.flow.legs.values()
+                                                            if leg.status is not None]))
+        elif self.ringing_tone is not None:
+            await self.flow.control.stop_playback(self.ringing_tone)
+
+    async def on_timeout(self) -> None:
+        for leg in self._pending():
+            if leg.deadline <= anyio.current_time():
+                leg.status = DialStatus.NOANSWER
+                await self.flow.control.hangup(leg.id, "no_answer")
+
+    async def on_PlaybackFinished(self, event: Event) -> None:
+        if event["playback"]["id"] != self.notice_playing:
+            return
+        self.notice_playing = None
+        self.flow.record.notice_finished_at = self.flow.clock()
+        if self.answered is None:
+            self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring", "ringing")
+
+    def _leg(self, event: Event) -> Leg | None:
+        return self.flow.legs.get(channel_id(event) or "")
+
+    async def on_StasisStart(self, event: Event) -> None:
+        leg = self._leg(event)
+        if leg is None or leg.status is not None:
+            return
+        try:
+            await self.flow.control.tag_call(leg.id, self.flow.record.call_id)
+            await self.flow.control.dial(leg.id, self.flow.caller)
+        except AriError as err:
+            await self._unreachable(leg, err)
+
+    async def on_ChannelStateChange(self, event: Event) -> None:
+        leg = self._leg(event)
+        if leg is None:
+            return
+        state = event["channel"]["state"]
+        if state == "Ringing":
+            leg.rang = True
+        elif state == "Up" and self.answered is None and leg.status is None:
+            self.flow.answered = leg.id
+            leg.status = DialStatus.ANSWER
+            for other in self._pending():
+                other.status = DialStatus.CANCEL
+                await self.flow.control.hangup(other.id, "answered_elsewhere")
+
+    async def on_ChannelDestroyed(self, event: Event) -> None:
+        leg = self._leg(event)
+        if leg is None:
+            return
+        leg.destroyed = True
+        if leg.status is None:
+            leg.status = leg_status(int(event.get("cause", 0)), leg.rang)
+
+    async def _unreachable(self, leg: Leg, err: AriError) -> None:
+        log.warning("call %s: cannot ring %s: %s", self.flow.record.call_id, leg.target.endpoint, err)
+        leg.status = DialStatus.CHANUNAVAIL
+        await self.flow.control.hangup(leg.id)

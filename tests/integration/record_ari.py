@@ -1,0 +1,238 @@
+"""Records the replay fixtures (tests/fixtures/ari/*.json) from real calls in the lab: each scenario runs
+the service with ``service.ari_trace`` set, places its call with SIPp phones, and writes the trace (events,
+commands, answers), the service's call settings and the lab directory into the scenario's fixture.
+
+Not part of the suite (its name does not start with test_): run it when the call flow's dialogue with
+Asterisk changes on purpose, with the lab up, then read the fixtures' diff:
+
+    .venv/bin/pytest tests/integration/record_ari.py          (all scenarios; about 3 minutes)
+    .venv/bin/pytest tests/integration/record_ari.py -k busy  (one)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asterisk_rec.adapters.ari import AriRest
+from asterisk_rec.adapters.db import Database
+from asterisk_rec.archive.records import RecordingStore
+from asterisk_rec.callflow import entries
+from asterisk_rec.callflow.journal import Journal
+from asterisk_rec.config import Settings
+from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.testing.ari_replay import FIXTURES, directory_json
+from asterisk_rec.testing.sipp import (
+    ALICE_APP,
+    ALICE_DESK,
+    BOB_DESK,
+    CAROL_DESK,
+    TRUNK,
+    TRUNK_CALLER,
+    answer,
+    busy,
+    call,
+    call_and_give_up,
+    call_with_codes,
+    ring_only,
+    ulaw_tone,
+)
+from tests.integration.calls import CALLEE_HZ, CALLER_HZ, assert_nothing_left
+from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.phones import finish, talk, unanswered
+
+pytestmark = pytest.mark.anyio
+
+OUTSIDE_NUMBER = "+31201110000"
+Scenario = Callable[[Path], Awaitable[None]]
+
+
+class Recorder:
+    """Runs the session's service with a trace of its own for each scenario, and back without one after."""
+
+    def __init__(self, settings: Settings, service: ServiceProcess, ari: AriRest, workdir: Path) -> None:
+        self.settings = settings
+        self.service = service
+        self.ari = ari
+        self.workdir = workdir
+
+    def trace_to(self, path: Path) -> None:
+        self.service.stop()
+        self.service.start(f"service.ari_trace={path}")
+
+    async def record(self, name: str, description: str, scenario: Scenario) -> Path:
+        trace = self.workdir / f"{name}.jsonl"
+        self.trace_to(trace)
+        await scenario(self.workdir / name)
+        await self.done()
+        return write_fixture(name, description, trace, await self.directory())
+
+    async def done(self) -> None:
+        """The call is over in Asterisk, and the service has ended it (its last commands traced)."""
+        await assert_nothing_left(self.ari, within=20)
+        # The answer to its last command, and the events that trail a call's end.
+        await anyio.sleep(1)
+        self.service.stop()
+
+    async def directory(self) -> dict[str, Any]:
+        async with Database(self.settings.database, max_size=1) as db:
+            store = DirectoryStore(db)
+            return directory_json(await store.organisations(), await store.all_users())
+
+    async def known_parts(self, journal: Path, name: str) -> dict[str, Any]:
+        """What a restarted service finds of a recording's parts: the journal's newest, else the row's."""
+        waiting = await Journal(journal).open().latest(entries.PARTS, name)
+        if waiting is not None:
+            return {name: waiting.payload["parts"]}
+        async with Database(self.settings.database, max_size=1) as db:
+            return {name: entries.parts_out(await RecordingStore(db).parts_of(name))}
+
+
+def read_trace(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    header: dict[str, Any] = {}
+    steps = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        step = json.loads(line)
+        step.pop("t", None)
+        if "header" in step:
+            header = step["header"]
+        else:
+            steps.append(step)
+    return header, steps
+
+
+def write_fixture(name: str, description: str, trace: Path, directory: dict[str, Any],
+                  known_parts: dict[str, Any] | None = None) -> Path:
+    header, steps = read_trace(trace)
+    fixture = {"description": description, "app": header["app"], "settings": header["calls"],
+               "directory": directory, "known_parts": known_parts or {}, "steps": steps}
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    path = FIXTURES / f"{name}.json"
+    path.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def recorder(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                   tmp_path: Path) -> AsyncIterator[Recorder]:
+    async with AriRest(settings.ari) as ari:
+        await assert_nothing_left(ari)
+        try:
+            yield Recorder(settings, service, ari, tmp_path)
+        finally:
+            service.stop()
+            service.start()
+
+
+async def test_incoming_desk_answers_while_the_app_rings(recorder: Recorder, set_modes: SetModes) -> None:
+    """An outside caller over the trunk calls Alice (always recorded): the caller hears the notice as early
+    media while her desk, app and mobile ring; the desk answers, the others stop; recorded to the end."""
+    await set_modes(alice="always")
+    await recorder.record("incoming_desk_answers", test_incoming_desk_answers_while_the_app_rings.__doc__ or "",
+                          lambda work: talk(work, TRUNK_CALLER, "201", ALICE_DESK, caller_id=OUTSIDE_NUMBER,
+                                            also_ringing=(ALICE_APP,), call_ms=3000))
+
+
+async def test_outgoing_notice_on_answer(recorder: Recorder, set_modes: SetModes) -> None:
+    """Alice (always recorded) calls an outside number from her app: the callee hears the notice on
+    answer, then the parties meet, recorded."""
+    await set_modes(alice="always")
+    await recorder.record("outgoing_notice_on_answer", test_outgoing_notice_on_answer.__doc__ or "",
+                          lambda work: talk(work, ALICE_APP, OUTSIDE_NUMBER, TRUNK, call_ms=3000))
+
+
+async def test_hold_and_unhold(recorder: Recorder, set_modes: SetModes) -> None:
+    """Alice (always recorded) calls Bob, talks, holds and talks again: the recording pauses on hold and
+    resumes on unhold."""
+    await set_modes(alice="always")
+    await recorder.record("hold_and_unhold", test_hold_and_unhold.__doc__ or "",
+                          lambda work: talk(work, ALICE_DESK, "202", BOB_DESK, call_ms=2000, hold=True))
+
+
+async def test_feature_code_with_a_pause(recorder: Recorder, set_modes: SetModes) -> None:
+    """Alice (on demand) calls Bob unrecorded; her code starts the recording (both hear the notice), the
+    code again pauses it, and once more resumes it."""
+    await set_modes(alice="on demand")
+
+    async def scenario(work: Path) -> None:
+        await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+        answering = answer(BOB_DESK, ulaw_tone(work / "callee.ul", CALLEE_HZ, 20), work / "callee", ring_ms=500)
+        await anyio.sleep(0.3)
+        calling = call_with_codes(ALICE_DESK, "202", ulaw_tone(work / "caller.ul", CALLER_HZ, 20), work / "caller",
+                                  10000, [(2000, "*1,150"), (5000, "*1,150"), (7500, "*1,150")])
+        await finish(calling, answering)
+
+    await recorder.record("feature_code_with_a_pause", test_feature_code_with_a_pause.__doc__ or "", scenario)
+
+
+async def test_busy(recorder: Recorder, set_modes: SetModes) -> None:
+    """Carol calls Bob (always recorded), who is busy: after the notice the caller goes back to the
+    dialplan with BUSY; no recording."""
+    await set_modes(bob="always")
+
+    async def scenario(work: Path) -> None:
+        busy_phone = busy(BOB_DESK, work / "bob")
+        assert await unanswered(work, CAROL_DESK, "202") == 486
+        await finish(busy_phone)
+
+    await recorder.record("busy", test_busy.__doc__ or "", scenario)
+
+
+async def test_no_answer(recorder: Recorder, set_modes: SetModes) -> None:
+    """Carol calls Bob (always recorded), whose phone rings past the ring time: the leg is hung up and the
+    caller goes back to the dialplan with NOANSWER."""
+    await set_modes(bob="always")
+
+    async def scenario(work: Path) -> None:
+        ringing = ring_only(BOB_DESK, work / "bob")
+        assert await unanswered(work, CAROL_DESK, "202") == 480
+        await finish(ringing)
+
+    await recorder.record("no_answer", test_no_answer.__doc__ or "", scenario)
+
+
+async def test_caller_gives_up(recorder: Recorder, set_modes: SetModes) -> None:
+    """Carol gives up while Alice's (always recorded) devices ring during the notice: every leg is
+    cancelled, nothing is recorded."""
+    await set_modes(alice="always")
+
+    async def scenario(work: Path) -> None:
+        desk, app = ring_only(ALICE_DESK, work / "desk"), ring_only(ALICE_APP, work / "app")
+        await anyio.sleep(0.3)
+        await finish(call_and_give_up(CAROL_DESK, "201", work / "caller"), desk, app)
+
+    await recorder.record("caller_gives_up", test_caller_gives_up.__doc__ or "", scenario)
+
+
+async def test_adopted_after_a_restart(recorder: Recorder, set_modes: SetModes, service: ServiceProcess) -> None:
+    """The service is killed (-9) while Alice (always recorded) talks with Bob and started again: it
+    reconciles, adopts the call with its running recording and its parts so far, and ends it when the
+    caller hangs up. The fixture is the second service's trace."""
+    await set_modes(alice="always")
+    work = recorder.workdir / "adopted"
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    first, second = work / "first.jsonl", work / "second.jsonl"
+    recorder.trace_to(first)
+    answering = answer(BOB_DESK, ulaw_tone(work / "callee.ul", CALLEE_HZ), work / "callee", ring_ms=500)
+    await anyio.sleep(0.3)
+    calling = call(ALICE_DESK, "202", ulaw_tone(work / "caller.ul", CALLER_HZ), work / "caller", call_ms=8000)
+    service.wait_for_log("connected, recording", within=15)
+    await anyio.sleep(2)
+    service.kill()
+    name = next(step["params"]["name"] for step in read_trace(first)[1] if step.get("command") == "channels.record")
+    known = await recorder.known_parts(Path(service_journal(service)), name)
+    service.start(f"service.ari_trace={second}")
+    await finish(calling, answering)
+    await recorder.done()
+    write_fixture("adopted_after_a_restart", test_adopted_after_a_restart.__doc__ or "", second,
+                  await recorder.directory(), known)
+
+
+def service_journal(service: ServiceProcess) -> str:
+    setting = next(arg for arg in service.command if arg.startswith("service.journal="))
+    return setting.split("=", 1)[1]

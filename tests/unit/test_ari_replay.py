@@ -1,0 +1,147 @@
+"""Lab calls replayed into the Stasis app without the lab (fixtures recorded by
+tests/integration/record_ari.py): the call flow, reconciliation and the ledger give exactly the commands
+the lab call gave, in order, and write down what the call row and the archive need."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asterisk_rec.callflow import entries
+from asterisk_rec.testing.ari_replay import FIXTURES as FIXTURE_DIR
+from asterisk_rec.testing.ari_replay import Fixture, Replayed, ReplayMismatch, fixtures, run_replay
+
+SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unhold", "feature_code_with_a_pause",
+             "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart")
+
+
+def replayed(name: str) -> tuple[Fixture, Replayed]:
+    fixture = Fixture.load(FIXTURE_DIR / f"{name}.json")
+    return fixture, run_replay(fixture)
+
+
+def the_end(result: Replayed) -> dict[str, Any]:
+    (ended,) = result.of_kind(entries.CALL_ENDED)
+    return ended
+
+
+def parts(payload: dict[str, Any]) -> list[list[datetime | None]]:
+    return entries.parts_in(payload["parts"])
+
+
+def commands(fixture: Fixture, operation: str) -> list[dict[str, Any]]:
+    return [step["params"] for step in fixture.commands() if step["command"] == operation]
+
+
+def test_every_scenario_has_its_fixture() -> None:
+    """Each call the replay must cover was recorded from the lab."""
+    assert {path.stem for path in fixtures()} >= set(SCENARIOS)
+
+
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.stem)
+def test_the_app_gives_exactly_the_recorded_commands(path: Path) -> None:
+    """Every command of the fixture, in order and with the same parameters, and no other."""
+    fixture = Fixture.load(path)
+    result = run_replay(fixture)
+    assert result.commands == len(fixture.commands())
+
+
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.stem)
+def test_a_changed_command_in_the_fixture_fails_the_replay(path: Path) -> None:
+    """A fixture whose expected command differs from what the app gives (here: the middle command's
+    first parameter changed) makes the replay fail, naming the step."""
+    fixture = Fixture.load(path)
+    steps = json.loads(json.dumps(fixture.steps))
+    middle = [step for step in steps if "command" in step and step["params"]][len(fixture.commands()) // 2]
+    key = next(iter(middle["params"]))
+    middle["params"][key] = f"{middle['params'][key]}-changed"
+    fixture.steps = steps
+    with pytest.raises(ReplayMismatch, match=r"step \d+"):
+        run_replay(fixture)
+
+
+def test_incoming_call_is_recorded_from_the_desk_that_answered() -> None:
+    """The notice ends before the parties meet; the other devices are told "answered elsewhere"; one
+    recording, one part, closed at the end and handed to the archive to keep."""
+    fixture, result = replayed("incoming_desk_answers")
+    ended = the_end(result)
+    assert ended["outcome"] == "ANSWER" and not ended["discarded"]
+    assert ended["notice_finished_at"] < ended["joined_at"]
+    cancelled = [p["channelId"] for p in commands(fixture, "channels.hangup") if p["reason"] == "answered_elsewhere"]
+    created = [p["channelId"] for p in commands(fixture, "channels.create")]
+    assert len(created) == 3 and len(cancelled) == 2 and set(cancelled) < set(created)
+    (part,) = parts(ended)
+    assert part[1] is not None
+    assert result.archive.released == [(ended["recording"], True)]
+
+
+def test_outgoing_call_plays_the_notice_to_the_callee_on_answer() -> None:
+    """The callee hears the notice (the second party's playback) before joining; recorded, kept."""
+    fixture, result = replayed("outgoing_notice_on_answer")
+    ended = the_end(result)
+    assert [p["playbackId"].rsplit("-", 1)[1] for p in commands(fixture, "channels.playWithId")] == ["callee"]
+    assert ended["notice_finished_at"] < ended["joined_at"] and not ended["discarded"]
+    assert result.archive.released == [(ended["recording"], True)]
+
+
+def test_hold_gives_two_parts() -> None:
+    """Hold pauses and unhold resumes: two parts, the hold between them unrecorded."""
+    fixture, result = replayed("hold_and_unhold")
+    first, second = parts(the_end(result))
+    assert first[1] is not None and second[0] is not None and first[1] <= second[0]
+    assert len(commands(fixture, "recordings.pause")) == len(commands(fixture, "recordings.unpause")) == 1
+
+
+def test_feature_code_starts_pauses_and_resumes() -> None:
+    """On demand: nothing recorded until the code; then the notice into the bridge, a pause and a resume:
+    two parts, both written down as they changed."""
+    _, result = replayed("feature_code_with_a_pause")
+    ended = the_end(result)
+    (started,) = result.of_kind(entries.RECORDING_STARTED)
+    assert started["name"] == ended["recording"] and ended["joined_at"] < started["started_at"]
+    assert len(parts(ended)) == 2 and not ended["discarded"]
+    assert ended["notice_finished_at"] > ended["joined_at"]
+    assert len(result.of_kind(entries.PARTS)) >= 3
+
+
+@pytest.mark.parametrize(("name", "status"), [("busy", "BUSY"), ("no_answer", "NOANSWER")])
+def test_unanswered_calls_go_back_to_the_dialplan(name: str, status: str) -> None:
+    """Busy or no answer: the caller goes back to the dialplan with the status; nothing was recorded."""
+    fixture, result = replayed(name)
+    ended = the_end(result)
+    assert ended["outcome"] == status and ended["recording"] is None
+    assert {"channelId": ended_caller(fixture), "variable": "ASTERISK_REC_DIALSTATUS", "value": status} in \
+        commands(fixture, "channels.setChannelVar")
+    assert result.archive.released == [] and result.of_kind(entries.RECORDING_STARTED) == []
+
+
+def ended_caller(fixture: Fixture) -> str:
+    return str(next(step["event"]["channel"]["id"] for step in fixture.steps
+                    if step.get("event", {}).get("type") == "StasisStart"))
+
+
+def test_caller_giving_up_leaves_no_recording() -> None:
+    """The caller hangs up while the devices ring: each leg is hung up, the planned recording was never
+    asked of Asterisk, and the call is written down as ended."""
+    _, result = replayed("caller_gives_up")
+    ended = the_end(result)
+    assert ended["recording"] is None and ended["joined_at"] is None
+    assert result.archive.released == []
+    assert len(result.of_kind(entries.CALL_STARTED)) == 1
+
+
+def test_adopted_call_keeps_its_recording_to_the_end() -> None:
+    """After a restart the app adopts the connected call from what Asterisk holds; the recording's part
+    from before the restart is closed at the hangup, and it goes to the archive (held back until then)."""
+    fixture, result = replayed("adopted_after_a_restart")
+    ended = the_end(result)
+    (name,) = fixture.known_parts
+    assert ended["recording"] == name and not ended["discarded"]
+    (part,) = parts(ended)
+    assert part[0] == entries.parts_in(fixture.known_parts[name])[0][0] and part[1] is not None
+    assert result.archive.held == [name] and result.archive.released == [(name, True)]
+    assert result.of_kind(entries.CALL_STARTED) == []
