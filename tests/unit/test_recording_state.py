@@ -13,6 +13,11 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+def state(recording: Recording) -> RecordingState:
+    """Read afresh after each transition (mypy would narrow the attribute to its first check)."""
+    return recording.state
+
+
 def running() -> Recording:
     recording = Recording("asterisk-rec/1/2026-12-02/" + "a" * 20, 1, "a" * 20)
     recording.start()
@@ -31,7 +36,7 @@ def test_one_that_never_started_failed_and_is_not_kept() -> None:
     recording = Recording("n", 1, "c")
     recording.start()
     recording.failed()
-    assert recording.state is RecordingState.FAILED and recording.asked and not recording.kept
+    assert state(recording) is RecordingState.FAILED and recording.asked and not recording.kept
     assert recording.hold_changed(True, at(1)) is None
 
 
@@ -39,7 +44,7 @@ def test_hold_pauses_and_unhold_resumes_in_parts() -> None:
     """Each stretch recorded is a part: hold ends one, unhold begins the next."""
     recording = running()
     assert recording.hold_changed(True, at(3)) is Change.PAUSE
-    assert recording.state is RecordingState.PAUSED_BY_HOLD
+    assert state(recording) is RecordingState.PAUSED_BY_HOLD
     assert recording.hold_changed(True, at(4)) is None
     assert recording.hold_changed(False, at(6)) is Change.RESUME
     assert recording.parts == [[at(0), at(3)], [at(6), None]]
@@ -52,10 +57,10 @@ def test_the_users_pause_outranks_hold() -> None:
     assert recording.toggled_by_user(False, at(2)) is Change.PAUSE
     assert recording.hold_changed(True, at(3)) is None
     assert recording.hold_changed(False, at(4)) is None
-    assert recording.state is RecordingState.PAUSED_BY_USER
+    assert state(recording) is RecordingState.PAUSED_BY_USER
     assert recording.hold_changed(True, at(5)) is None
     assert recording.toggled_by_user(True, at(6)) is None
-    assert recording.state is RecordingState.PAUSED_BY_HOLD
+    assert state(recording) is RecordingState.PAUSED_BY_HOLD
     assert recording.hold_changed(False, at(7)) is Change.RESUME
     assert recording.parts == [[at(0), at(2)], [at(7), None]]
 
@@ -65,7 +70,7 @@ def test_the_users_pause_during_hold_needs_no_command() -> None:
     recording = running()
     recording.hold_changed(True, at(1))
     assert recording.toggled_by_user(True, at(2)) is None
-    assert recording.state is RecordingState.PAUSED_BY_USER
+    assert state(recording) is RecordingState.PAUSED_BY_USER
     assert recording.hold_changed(False, at(3)) is None
 
 
@@ -73,9 +78,9 @@ def test_closing_ends_the_open_part_and_waits_for_asterisk() -> None:
     """Close ends the running part and asks for a stop; Asterisk's finish closes it; kept throughout."""
     recording = running()
     assert recording.close(at(9))
-    assert recording.state is RecordingState.CLOSING and recording.kept
+    assert state(recording) is RecordingState.CLOSING and recording.kept
     recording.finished(at(9.2))
-    assert recording.state is RecordingState.CLOSED and recording.parts == [[at(0), at(9)]]
+    assert state(recording) is RecordingState.CLOSED and recording.parts == [[at(0), at(9)]]
     assert not recording.close(at(10))
 
 
@@ -83,7 +88,7 @@ def test_asterisk_ending_it_first_closes_the_part_then() -> None:
     """The snoop went with its channel: Asterisk's finish closes the running part at once; no stop."""
     recording = running()
     recording.finished(at(5))
-    assert recording.state is RecordingState.CLOSED and recording.parts == [[at(0), at(5)]]
+    assert state(recording) is RecordingState.CLOSED and recording.parts == [[at(0), at(5)]]
     assert not recording.close(at(6))
 
 
@@ -98,6 +103,6 @@ def test_a_discarded_recording_is_not_kept() -> None:
 def test_an_adopted_recording_goes_on_in_its_state() -> None:
     """Adopted after a restart: running (or paused by the user) with its parts so far."""
     recording = Recording.adopted("n", 1, "c", paused_by_user=True, parts=[[at(0), at(2)]])
-    assert recording.state is RecordingState.PAUSED_BY_USER
+    assert state(recording) is RecordingState.PAUSED_BY_USER
     assert recording.toggled_by_user(False, at(4)) is Change.RESUME
     assert recording.parts == [[at(0), at(2)], [at(4), None]]
