@@ -29,7 +29,6 @@ from asyncari.model import OperationError
 
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
-from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.journal import Entry, Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.config import CallSettings
@@ -345,6 +344,3 @@ def run_replay(fixture: Fixture) -> Replayed:
 def fixtures() -> list[Path]:
     return sorted(FIXTURES.glob("*.json"))
 
-
-def event_of(fixture: Fixture, kind: str) -> Event | None:
-    return next((step["event"] for step in fixture.steps if step.get("event", {}).get("type") == kind), None)

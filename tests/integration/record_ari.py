@@ -170,30 +170,27 @@ async def test_feature_code_with_a_pause(recorder: Recorder, set_modes: SetModes
     await recorder.record("feature_code_with_a_pause", test_feature_code_with_a_pause.__doc__ or "", scenario)
 
 
-async def test_busy(recorder: Recorder, set_modes: SetModes) -> None:
-    """Carol calls Bob (always recorded), who is busy: after the notice the caller goes back to the
-    dialplan with BUSY; no recording."""
+UNANSWERED = {
+    "busy": (busy, 486, "Carol calls Bob (always recorded), who is busy: after the notice the caller goes back "
+                        "to the dialplan with BUSY; no recording."),
+    "no_answer": (ring_only, 480, "Carol calls Bob (always recorded), whose phone rings past the ring time: "
+                                  "the leg is hung up and the caller goes back to the dialplan with NOANSWER."),
+}
+
+
+@pytest.mark.parametrize("name", list(UNANSWERED))
+async def test_unanswered(recorder: Recorder, set_modes: SetModes, name: str) -> None:
+    """Busy, and no answer: the caller is told and goes back to the dialplan (each fixture's description
+    says which)."""
     await set_modes(bob="always")
+    phone, final_code, description = UNANSWERED[name]
 
     async def scenario(work: Path) -> None:
-        busy_phone = busy(BOB_DESK, work / "bob")
-        assert await unanswered(work, CAROL_DESK, "202") == 486
-        await finish(busy_phone)
+        bob = phone(BOB_DESK, work / "bob")
+        assert await unanswered(work, CAROL_DESK, "202") == final_code
+        await finish(bob)
 
-    await recorder.record("busy", test_busy.__doc__ or "", scenario)
-
-
-async def test_no_answer(recorder: Recorder, set_modes: SetModes) -> None:
-    """Carol calls Bob (always recorded), whose phone rings past the ring time: the leg is hung up and the
-    caller goes back to the dialplan with NOANSWER."""
-    await set_modes(bob="always")
-
-    async def scenario(work: Path) -> None:
-        ringing = ring_only(BOB_DESK, work / "bob")
-        assert await unanswered(work, CAROL_DESK, "202") == 480
-        await finish(ringing)
-
-    await recorder.record("no_answer", test_no_answer.__doc__ or "", scenario)
+    await recorder.record(name, description, scenario)
 
 
 async def test_caller_gives_up(recorder: Recorder, set_modes: SetModes) -> None:
