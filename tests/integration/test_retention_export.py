@@ -217,8 +217,7 @@ async def test_purge_deletes_exactly_the_expired_and_never_a_held_one(settings: 
                                                                       ) -> None:
     """At 365 days: the dry run lists the one unheld recording older than that and deletes nothing; the
     purge deletes exactly it (file gone, row purged, the call's row kept and marked as its recording
-    deleted, the audit log says so);
-    the held one and the younger ones stay."""
+    deleted and no longer "recorded", the audit log says so); the held one and the younger ones stay."""
     everything = [*organisation.month, organisation.old, organisation.old_held, organisation.recent]
     dry = await run_cli(lab_env_file, "purge", "--dry-run", "--org", organisation.name)
     assert organisation.old.name in dry and organisation.old_held.name not in dry, dry
@@ -232,6 +231,11 @@ async def test_purge_deletes_exactly_the_expired_and_never_a_held_one(settings: 
         cursor = await conn.execute("SELECT name, state FROM recordings WHERE organisation_id = %s",
                                     (organisation.id,))
         states: dict[str, Any] = dict(await cursor.fetchall())
+        # Reports > Calls' "recorded only" flag follows the recording (a trigger): cleared by the purge.
+        cursor = await conn.execute("SELECT call_id, recorded FROM call_organisations WHERE organisation_id = %s",
+                                    (organisation.id,))
+        recorded: dict[int, bool] = dict(await cursor.fetchall())
+    assert recorded[organisation.old.call] is False and recorded[organisation.recent.call] is True
     assert states[organisation.old.name] == "purged"
     assert [n for n, s in states.items() if s == "purged"] == [organisation.old.name]
     async with api(portal, organisation.admin) as client:
