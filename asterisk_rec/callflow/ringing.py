@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -14,6 +15,9 @@ from asterisk_rec.callflow.events import Event, channel_id
 from asterisk_rec.callflow.phases import CallPhase, Phase
 from asterisk_rec.errors import AriError
 from asterisk_rec.policy import DialStatus, DialTarget, Side, caller_status, leg_status
+
+if TYPE_CHECKING:
+    from asterisk_rec.callflow.call import CallFlow
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,12 @@ class Leg:
 
 class Ringing(Phase):
     kind = CallPhase.RINGING
-    notice_playing: str | None = None
-    ringing_tone: str | None = None
+
+    def __init__(self, flow: CallFlow) -> None:
+        super().__init__(flow)
+        # The caller's notice while it plays, then the ringing tone the caller hears until an answer.
+        self.notice_playing: str | None = None
+        self.ringing_tone: str | None = None
 
     @property
     def answered(self) -> str | None:

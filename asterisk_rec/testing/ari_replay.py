@@ -29,6 +29,7 @@ from asyncari.model import OperationError
 
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
+from asterisk_rec.callflow.events import Event, event_time
 from asterisk_rec.callflow.journal import Entry, Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.config import CallSettings
@@ -105,9 +106,8 @@ class Fixture:
     def began(self) -> datetime:
         """When the first event happened (Asterisk's timestamp)."""
         for step in self.steps:
-            stamp = step.get("event", {}).get("timestamp")
-            if stamp:
-                return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+            if "event" in step and (at := event_time(step["event"])) is not None:
+                return datetime.fromtimestamp(at, UTC)
         return datetime(2026, 1, 1, tzinfo=UTC)
 
     def commands(self) -> list[dict[str, Any]]:
@@ -232,9 +232,10 @@ class ReplayClock:
         self.since = anyio.current_time()
         self.latest = began
 
-    def event_at(self, stamp: str | None) -> None:
-        if stamp:
-            self.last = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+    def event_arrived(self, event: Event) -> None:
+        at = event_time(event)
+        if at is not None:
+            self.last = datetime.fromtimestamp(at, UTC)
             self.since = anyio.current_time()
 
     def __call__(self) -> datetime:
@@ -295,7 +296,7 @@ async def _feed(fixture: Fixture, app: StasisApp, client: ReplayedClient, clock:
     for number, step in enumerate(fixture.steps, 1):
         if "event" in step:
             await trio.testing.wait_all_tasks_blocked()
-            clock.event_at(step["event"].get("timestamp"))
+            clock.event_arrived(step["event"])
             await app.router(SimpleNamespace(_orig_msg=step["event"]))
         elif "command" in step:
             issued: Issued | None = None
