@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from asterisk_rec.directory.models import DeviceKind, RecordingMode, User
+from asterisk_rec.directory.models import DeviceKind, Direction, Reach, RecordingMode, User
 
 
 class Side(StrEnum):
@@ -61,19 +61,31 @@ class CallPlan:
         return bool(self.recorded or self.on_demand)
 
 
+def reach_of(caller: User | None, callee: User | None) -> Reach:
+    """Internal when both parties are users of one organisation; anything else is external."""
+    internal = caller is not None and callee is not None and caller.organisation.id == callee.organisation.id
+    return Reach.INTERNAL if internal else Reach.EXTERNAL
+
+
+def mode_in_call(user: User, side: Side, reach: Reach) -> RecordingMode:
+    """The user's recording mode for this call: off when the user's recorded calls (by direction and
+    reach) leave it out."""
+    direction = Direction.OUTGOING if side is Side.CALLER else Direction.INCOMING
+    return user.recording_mode if user.recording_scope.covers(direction, reach) else RecordingMode.OFF
+
+
 def plan_call(caller: User | None, callee: User | None) -> CallPlan:
-    """Everyone's mode applies; the notice goes to the other party of each always-recorded user, in that
-    user's language. Two recorded users in one call share one recording and both hear the notice."""
-    parties = ((Side.CALLER, caller), (Side.CALLEE, callee))
-    recorded = tuple(u for _, u in parties if u is not None and u.recording_mode is RecordingMode.ALWAYS)
-    on_demand = tuple(u for _, u in parties if u is not None and u.recording_mode is RecordingMode.ON_DEMAND)
-    notices = tuple(
-        Notice(to=Side.CALLEE if side is Side.CALLER else Side.CALLER, language=user.language)
-        for side, user in parties
-        if user is not None and user.recording_mode is RecordingMode.ALWAYS
-    )
-    code_users = tuple((side, u) for side, u in parties if u is not None
-                       and u.recording_mode in (RecordingMode.ALWAYS, RecordingMode.ON_DEMAND))
+    """Everyone's mode applies (as far as their recorded calls include this one); the notice goes to the
+    other party of each always-recorded user, in that user's language. Two recorded users in one call share
+    one recording and both hear the notice."""
+    reach = reach_of(caller, callee)
+    parties = tuple((side, user, mode_in_call(user, side, reach))
+                    for side, user in ((Side.CALLER, caller), (Side.CALLEE, callee)) if user is not None)
+    recorded = tuple(u for _, u, mode in parties if mode is RecordingMode.ALWAYS)
+    on_demand = tuple(u for _, u, mode in parties if mode is RecordingMode.ON_DEMAND)
+    notices = tuple(Notice(to=Side.CALLEE if side is Side.CALLER else Side.CALLER, language=user.language)
+                    for side, user, mode in parties if mode is RecordingMode.ALWAYS)
+    code_users = tuple((side, u) for side, u, mode in parties if mode is not RecordingMode.OFF)
     return CallPlan(recorded=recorded, on_demand=on_demand, notices=notices, code_users=code_users)
 
 

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
-from asterisk_rec.directory.models import Organisation, User
+from asterisk_rec.directory.models import ALL_CALLS, SCOPE_SWITCHES, Organisation, User
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.errors import InvalidInput
 from asterisk_rec.store.migrate import migrate
 
 Handler = Callable[[DirectoryStore, argparse.Namespace], Awaitable[list[str]]]
@@ -57,10 +58,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("address")
 
     recording = commands.add_parser("recording", help="who is recorded").add_subparsers(dest="action", required=True)
-    p = recording.add_parser("set", help="set a user's recording: always, on demand or off")
+    p = recording.add_parser("set", help="set a user's recording: always, on demand or off, and which calls")
     p.add_argument("org")
     p.add_argument("extension")
-    p.add_argument("mode")
+    p.add_argument("mode", nargs="?", help="always, on demand or off (default: as it is)")
+    for switch, calls in (("incoming", "calls to the user"), ("outgoing", "calls by the user"),
+                          ("internal", "calls with a colleague of the organisation"),
+                          ("external", "calls with anyone else")):
+        p.add_argument(f"--{switch}", action=argparse.BooleanOptionalAction,
+                       help=f"record {calls} (default: as it is; a new user: all calls)")
     p = recording.add_parser("list", help="the users with recording on")
     p.add_argument("org")
 
@@ -68,7 +74,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def describe_user(user: User) -> str:
     devices = ", ".join(f"{d.kind.value} {d.address}" for d in user.devices) or "no devices"
     mode = user.recording_mode.value.replace("_", " ")
-    return f"{user.extension}\t{user.name}\t{mode}\t{devices}"
+    scope = user.recording_scope
+    calls = "all calls" if scope == ALL_CALLS else "+".join(scope.switched_on)
+    return f"{user.extension}\t{user.name}\t{mode}\t{calls}\t{devices}"
 
 
 def describe_organisation(org: Organisation) -> str:
@@ -104,7 +112,10 @@ async def _device(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
 
 async def _recording(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
     if a.action == "set":
-        return [describe_user(await store.set_recording(a.org, a.extension, a.mode))]
+        switches = {switch: getattr(a, switch) for switch in SCOPE_SWITCHES}
+        if a.mode is None and all(value is None for value in switches.values()):
+            raise InvalidInput("recording set: give a mode (always, on demand, off) or a switch (--internal, ...)")
+        return [describe_user(await store.set_recording(a.org, a.extension, a.mode, **switches))]
     return [describe_user(u) for u in await store.users(a.org) if u.recording_mode.value != "off"]
 
 

@@ -64,6 +64,53 @@ class Device:
         return self.number if self.kind is DeviceKind.MOBILE else self.endpoint  # type: ignore[return-value]
 
 
+class Direction(StrEnum):
+    """A call as one of its users sees it."""
+
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+class Reach(StrEnum):
+    INTERNAL = "internal"  # the other party is a user of the same organisation
+    EXTERNAL = "external"  # anyone else: an outside number, a caller from a trunk, another organisation
+
+
+@dataclass(frozen=True)
+class RecordingScope:
+    """Which of a recorded user's calls are recorded: by direction and by reach, each switch on by default.
+    A call is recorded when both its direction and its reach are switched on."""
+
+    incoming: bool = True
+    outgoing: bool = True
+    internal: bool = True
+    external: bool = True
+
+    def covers(self, direction: Direction, reach: Reach) -> bool:
+        return getattr(self, direction.value) and getattr(self, reach.value)  # type: ignore[no-any-return]
+
+    def changed(self, **switches: bool | None) -> RecordingScope:
+        """This scope with the switches given (None: as it is), refused when it would record no call."""
+        unknown = set(switches) - set(SCOPE_SWITCHES)
+        if unknown:
+            raise InvalidInput(f"recorded calls: unknown switch {', '.join(sorted(unknown))}")
+        values = {name: getattr(self, name) if switches.get(name) is None else bool(switches[name])
+                  for name in SCOPE_SWITCHES}
+        scope = RecordingScope(**values)
+        if not (scope.incoming or scope.outgoing) or not (scope.internal or scope.external):
+            raise InvalidInput("recorded calls: switch on incoming or outgoing, and internal or external"
+                               " (else no call is recorded: set the recording off instead)")
+        return scope
+
+    @property
+    def switched_on(self) -> tuple[str, ...]:
+        return tuple(name for name in SCOPE_SWITCHES if getattr(self, name))
+
+
+SCOPE_SWITCHES = ("incoming", "outgoing", "internal", "external")
+ALL_CALLS = RecordingScope()
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -74,6 +121,7 @@ class User:
     language: str
     recording_mode: RecordingMode
     devices: tuple[Device, ...] = field(default=())
+    recording_scope: RecordingScope = ALL_CALLS
 
 
 _EXTENSION = re.compile(r"\d{2,10}")

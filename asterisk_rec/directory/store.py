@@ -12,18 +12,21 @@ from psycopg.rows import dict_row
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.directory import models
 from asterisk_rec.directory.models import (
+    SCOPE_SWITCHES,
     ArchiveFormat,
     Device,
     DeviceKind,
     FailMode,
     Organisation,
     RecordingMode,
+    RecordingScope,
     User,
 )
 from asterisk_rec.errors import Conflict, NotFound
 
 _USER_COLUMNS = """
     u.id AS user_id, u.extension, u.name AS user_name, u.email, u.language AS user_language, u.recording_mode,
+    u.record_incoming, u.record_outgoing, u.record_internal, u.record_external,
     o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode,
     o.archive_format, o.feature_code
 """
@@ -41,7 +44,8 @@ def _user(row: dict[str, Any], devices: Iterable[Device]) -> User:
     organisation = _organisation(row, "org_")
     return User(id=row["user_id"], organisation=organisation, extension=row["extension"], name=row["user_name"],
                 email=row["email"], language=row["user_language"],
-                recording_mode=RecordingMode(row["recording_mode"]), devices=tuple(devices))
+                recording_mode=RecordingMode(row["recording_mode"]), devices=tuple(devices),
+                recording_scope=RecordingScope(*(row[f"record_{name}"] for name in SCOPE_SWITCHES)))
 
 
 class DirectoryStore:
@@ -193,14 +197,22 @@ class DirectoryStore:
 
     # Recording policy
 
-    async def set_recording(self, organisation: str, extension: str, mode: str) -> User:
-        """Sets a user's recording mode, keeping the change in its history."""
-        recording_mode = models.recording_mode(mode)
+    async def set_recording(self, organisation: str, extension: str, mode: str | None,
+                            **switches: bool | None) -> User:
+        """Sets a user's recording mode (None: as it is), keeping the change in its history, and which of
+        their calls are recorded (``RecordingScope``'s switches; None or left out: as they are)."""
+        recording_mode = models.recording_mode(mode) if mode is not None else None
         user = await self.user(organisation, extension)
-        if user.recording_mode is not recording_mode:
-            async with self.db.pool.connection() as conn, conn.transaction():
+        scope = user.recording_scope.changed(**switches)
+        async with self.db.pool.connection() as conn, conn.transaction():
+            if recording_mode is not None and user.recording_mode is not recording_mode:
                 await conn.execute("UPDATE users SET recording_mode = %s WHERE id = %s",
                                    (recording_mode.value, user.id))
                 await conn.execute("INSERT INTO recording_mode_changes (user_id, mode) VALUES (%s, %s)",
                                    (user.id, recording_mode.value))
+            if scope != user.recording_scope:
+                await conn.execute(
+                    "UPDATE users SET record_incoming = %s, record_outgoing = %s, record_internal = %s,"
+                    " record_external = %s WHERE id = %s",
+                    (scope.incoming, scope.outgoing, scope.internal, scope.external, user.id))
         return await self.user(organisation, extension)

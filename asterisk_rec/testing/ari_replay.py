@@ -33,7 +33,17 @@ from asterisk_rec.callflow.events import Event, event_time
 from asterisk_rec.callflow.journal import Entry, Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.config import CallSettings
-from asterisk_rec.directory.models import ArchiveFormat, Device, DeviceKind, FailMode, Organisation, RecordingMode, User
+from asterisk_rec.directory.models import (
+    SCOPE_SWITCHES,
+    ArchiveFormat,
+    Device,
+    DeviceKind,
+    FailMode,
+    Organisation,
+    RecordingMode,
+    RecordingScope,
+    User,
+)
 from asterisk_rec.directory.snapshot import DirectorySnapshot
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "ari"
@@ -61,6 +71,7 @@ def directory_json(organisations: list[Organisation], users: list[User]) -> dict
     return {"organisations": [organisation(o) for o in organisations],
             "users": [{"id": u.id, "organisation": u.organisation.name, "extension": u.extension, "name": u.name,
                        "email": u.email, "language": u.language, "recording_mode": u.recording_mode.value,
+                       "recorded_calls": list(u.recording_scope.switched_on),
                        "devices": [{"id": d.id, "kind": d.kind.value, "endpoint": d.endpoint, "number": d.number}
                                    for d in u.devices]} for u in users]}
 
@@ -71,7 +82,9 @@ def directory_of(data: dict[str, Any]) -> DirectorySnapshot:
                                              o["feature_code"]) for o in data["organisations"]}
     users = [User(u["id"], organisations[u["organisation"]], u["extension"], u["name"], u["email"], u["language"],
                   RecordingMode(u["recording_mode"]),
-                  tuple(Device(d["id"], DeviceKind(d["kind"]), d["endpoint"], d["number"]) for d in u["devices"]))
+                  tuple(Device(d["id"], DeviceKind(d["kind"]), d["endpoint"], d["number"]) for d in u["devices"]),
+                  # Fixtures recorded before the switches existed: every call recorded.
+                  RecordingScope(*(name in u.get("recorded_calls", SCOPE_SWITCHES) for name in SCOPE_SWITCHES)))
              for u in data["users"]]
     return DirectorySnapshot.of(organisations.values(), users)
 

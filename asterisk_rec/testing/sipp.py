@@ -28,6 +28,7 @@ CAROL_DESK = Phone("carol-desk", 5074, 6040)
 DAVE_DESK = Phone("dave-desk", 5075, 6050)
 TRUNK = Phone("lab-trunk", 5080, 6060)  # the carrier answering: mobiles and outside numbers
 TRUNK_CALLER = Phone("lab-trunk", 5081, 6070)  # the carrier calling in: outside callers, users' mobiles
+OUTSIDE_NUMBER = "+31201110000"  # nobody's in the lab's directory: an outside party
 
 
 def ulaw_tone(path: Path, frequency: int, seconds: float = 10.0) -> Path:

@@ -16,7 +16,8 @@ from asterisk_rec.accounts.store import Account
 from asterisk_rec.calls.query import MAX_PAGE, MAX_PAGE_SIZE, CallQuery
 from asterisk_rec.calls.service import CallEntry
 from asterisk_rec.calls.summary import Direction
-from asterisk_rec.directory.models import User
+from asterisk_rec.directory.models import SCOPE_SWITCHES, User
+from asterisk_rec.errors import InvalidInput
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.web.auth import api_account, context, remote_address
 
@@ -79,17 +80,31 @@ class DeviceOut(BaseModel):
     address: str
 
 
+class RecordedCalls(BaseModel):
+    """Which of the user's calls are recorded: both the call's direction and its reach must be on."""
+
+    incoming: bool = Field(description="calls to the user")
+    outgoing: bool = Field(description="calls by the user")
+    internal: bool = Field(description="calls with a user of the same organisation")
+    external: bool = Field(description="calls with anyone else (outside numbers, trunks)")
+
+
 class UserOut(BaseModel):
     extension: str
     name: str
     email: str | None
     language: str
     recording: Literal["off", "always", "on_demand"]
+    recorded_calls: RecordedCalls
     devices: list[DeviceOut]
 
 
 class RecordingModeIn(BaseModel):
-    mode: Literal["always", "on_demand"]
+    mode: Literal["always", "on_demand"] | None = Field(None, description="left out: as it is")
+    incoming: bool | None = Field(None, description="record calls to the user (left out: as it is)")
+    outgoing: bool | None = Field(None, description="record calls by the user (left out: as it is)")
+    internal: bool | None = Field(None, description="record calls with colleagues (left out: as it is)")
+    external: bool | None = Field(None, description="record calls with anyone else (left out: as it is)")
 
 
 class AuditOut(BaseModel):
@@ -118,6 +133,8 @@ def call_out(call: CallEntry, zone: ZoneInfo) -> CallOut:
 def user_out(user: User) -> UserOut:
     return UserOut(extension=user.extension, name=user.name, email=user.email, language=user.language,
                    recording=user.recording_mode.value,
+                   recorded_calls=RecordedCalls(**{name: getattr(user.recording_scope, name)
+                                                   for name in SCOPE_SWITCHES}),
                    devices=[DeviceOut(kind=d.kind.value, address=d.address) for d in user.devices])
 
 
@@ -203,11 +220,14 @@ async def recorded_users(request: Request, account: CurrentAccount) -> list[User
     return [user_out(u) for u in await context(request).recording_settings.recorded(account)]
 
 
-@router.put("/recording/users/{extension}", summary="Record a user, always or on demand (admins)")
+@router.put("/recording/users/{extension}", summary="Record a user, always or on demand, and which calls (admins)")
 async def record_user(request: Request, account: CurrentAccount, extension: Extension,
                       body: RecordingModeIn) -> UserOut:
-    return user_out(await context(request).recording_settings.set_mode(account, extension, body.mode,
-                                                                       remote_address(request)))
+    switches = {name: getattr(body, name) for name in SCOPE_SWITCHES}
+    if body.mode is None and all(value is None for value in switches.values()):
+        raise InvalidInput("give a mode (always, on_demand) or a switch (incoming, outgoing, internal, external)")
+    return user_out(await context(request).recording_settings.set_recording(
+        account, extension, body.mode, switches, remote_address(request)))
 
 
 @router.delete("/recording/users/{extension}", summary="Stop recording a user (admins)")

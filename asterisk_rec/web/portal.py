@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from asterisk_rec.accounts.access import only_admins
 from asterisk_rec.accounts.store import Account
 from asterisk_rec.calls import query as call_query
+from asterisk_rec.directory.models import SCOPE_SWITCHES
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, TooManyLogins, Unauthenticated
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.retention.service import ConfirmationNeeded
@@ -194,6 +195,21 @@ async def add_recorded_user(request: Request, csrf: Csrf, extension: Annotated[s
     return RedirectResponse("/settings/recording", status_code=303)
 
 
+@router.post("/settings/recording/{extension}/calls")
+async def set_recorded_calls(request: Request, extension: str, csrf: Csrf,
+                             calls: Annotated[list[str] | None, Form(max_length=20)] = None) -> Response:
+    """The four check boxes of a recorded user's row: a box left unticked switches its calls off."""
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    ticked = set(calls or ())
+    unknown = ticked - set(SCOPE_SWITCHES)
+    if unknown:
+        raise InvalidInput(f"recorded calls: unknown switch {', '.join(sorted(unknown))}")
+    await context(request).recording_settings.set_recording(
+        account, extension, None, {name: name in ticked for name in SCOPE_SWITCHES}, remote_address(request))
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
 @router.post("/settings/recording/{extension}/remove")
 async def remove_recorded_user(request: Request, extension: str, csrf: Csrf) -> Response:
     account = await page_account(request)
@@ -217,6 +233,7 @@ async def _settings_page(request: Request, account: Account, **extra: Any) -> Re
     return render(request, "recording_settings.html", account, status_code=extra.pop("status_code", 200),
                   recorded=[u for u in everyone if u.recording_mode.value != "off"],
                   candidates=[u for u in everyone if u.recording_mode.value == "off"],
+                  switches=SCOPE_SWITCHES,
                   retention=await web.retention.retention(account.organisation_name), **extra)
 
 

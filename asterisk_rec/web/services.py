@@ -27,12 +27,21 @@ class RecordingSettingsService:
 
     async def set_mode(self, account: Account, extension: str, mode: str, remote_address: str) -> User:
         """``+`` (always or on demand) and ``x`` (off) in Settings."""
+        return await self.set_recording(account, extension, mode, {}, remote_address)
+
+    async def set_recording(self, account: Account, extension: str, mode: str | None,
+                            switches: dict[str, bool | None], remote_address: str) -> User:
+        """The mode (None: as it is) and which of the user's calls are recorded (``RecordingScope``'s
+        switches; None or left out: as they are), audited as one change."""
         only_admins(account)
-        if mode not in ("always", "on_demand", "off"):
+        if mode is not None and mode not in ("always", "on_demand", "off"):
             raise InvalidInput(f"recording {mode!r}: expected always, on_demand or off")
         before = await self.directory.user(account.organisation_name, extension)
-        user = await self.directory.set_recording(account.organisation_name, extension, mode)
-        await self.audit.write(account, account.organisation_id, "recording_set", f"user {extension}",
-                               {"from": before.recording_mode.value, "to": user.recording_mode.value},
+        user = await self.directory.set_recording(account.organisation_name, extension, mode, **switches)
+        details: dict[str, object] = {"from": before.recording_mode.value, "to": user.recording_mode.value}
+        if user.recording_scope != before.recording_scope:
+            details |= {"calls_from": list(before.recording_scope.switched_on),
+                        "calls_to": list(user.recording_scope.switched_on)}
+        await self.audit.write(account, account.organisation_id, "recording_set", f"user {extension}", details,
                                remote_address)
         return user

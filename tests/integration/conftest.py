@@ -27,6 +27,7 @@ from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
+from asterisk_rec.directory.models import SCOPE_SWITCHES
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict
 from asterisk_rec.lab import LabSettings
@@ -262,16 +263,21 @@ async def portal(settings: Settings, service: ServiceProcess) -> AsyncIterator[P
 
 @pytest.fixture
 async def set_modes(settings: Settings, service: ServiceProcess) -> AsyncIterator[SetModes]:
-    """Sets the lab users' recording modes for one test, e.g. ``await set_modes(alice="always")``."""
+    """Sets the lab users' recording modes for one test, e.g. ``await set_modes(alice="always")``, every
+    call of theirs recorded unless ``scopes`` switches some off, e.g. ``scopes={"alice": {"internal":
+    False}}``. After the test, all off and every call recorded again."""
     extensions = {"alice": "201", "bob": "202", "carol": "203", "dave": "204"}
-    async with Database(settings.database, max_size=1) as db:
-        store = DirectoryStore(db)
 
-        async def apply(**modes: str) -> None:
+    async def apply(scopes: dict[str, dict[str, bool]] | None = None, **modes: str) -> None:
+        # A connection of its own each time: the lab (PostgreSQL with it) may have been restarted meanwhile.
+        async with Database(settings.database, max_size=1) as db:
+            store = DirectoryStore(db)
             for name, extension in extensions.items():
-                await store.set_recording(LAB_ORGANISATION, extension, modes.get(name, "off"))
+                switches = dict.fromkeys(SCOPE_SWITCHES, True) | (scopes or {}).get(name, {})
+                await store.set_recording(LAB_ORGANISATION, extension, modes.get(name, "off"), **switches)
 
-        yield apply
+    yield apply
+    await apply()
 
 
 @pytest.fixture

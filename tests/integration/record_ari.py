@@ -32,6 +32,7 @@ from asterisk_rec.testing.sipp import (
     ALICE_DESK,
     BOB_DESK,
     CAROL_DESK,
+    OUTSIDE_NUMBER,
     TRUNK,
     TRUNK_CALLER,
     answer,
@@ -48,7 +49,6 @@ from tests.integration.phones import finish, talk, unanswered
 
 pytestmark = pytest.mark.anyio
 
-OUTSIDE_NUMBER = "+31201110000"
 Scenario = Callable[[Path], Awaitable[None]]
 
 

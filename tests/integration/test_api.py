@@ -19,6 +19,7 @@ import pytest
 from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
+from asterisk_rec.directory.models import SCOPE_SWITCHES
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
@@ -58,7 +59,7 @@ async def two_calls(settings: Settings, service: ServiceProcess,
     async with Database(settings.database, max_size=2) as db:
         records = Records(db, Path(settings.archive.root))
         directory = DirectoryStore(db)
-        await directory.set_recording(LAB_ORGANISATION, "201", "always")
+        await directory.set_recording(LAB_ORGANISATION, "201", "always", **dict.fromkeys(SCOPE_SWITCHES, True))
         before = await records.snapshot()
         try:
             await talk(workdir / "recorded", ALICE_DESK, "202", BOB_DESK)
@@ -168,8 +169,9 @@ async def test_bad_input_gets_a_clear_client_error(portal: Portal, two_calls: Tw
 
 async def test_holds_and_settings_changes_are_audited(portal: Portal, two_calls: TwoCalls,
                                                       set_modes: SetModes) -> None:
-    """Legal hold put and released, Carol recorded on demand then not, a listen: each in the audit log
-    with who and from where; the settings show the change."""
+    """Legal hold put and released, Carol recorded on demand (then for outgoing external calls only; a
+    scope recording nothing or a bad switch refused, changing nothing) then not, a listen: each in the
+    audit log with who and from where; the settings show the change."""
     await set_modes()
     call_id = two_calls.recorded["id"]
     async with portal.api(portal.admin) as api:
@@ -178,10 +180,23 @@ async def test_holds_and_settings_changes_are_audited(portal: Portal, two_calls:
         assert (await api.put("/api/v1/recording/users/203", json={"mode": "on_demand"})).json()["recording"] == \
             "on_demand"
         assert [u["extension"] for u in (await api.get("/api/v1/recording/users")).json()] == ["203"]
+        scoped = (await api.put("/api/v1/recording/users/203", json={"incoming": False, "internal": False})).json()
+        assert (scoped["recording"], scoped["recorded_calls"]) == (
+            "on_demand", {"incoming": False, "outgoing": True, "internal": False, "external": True})
+        assert_error(await api.put("/api/v1/recording/users/203", json={"outgoing": False}), 400, "invalid_input")
+        assert_error(await api.put("/api/v1/recording/users/203", json={}), 400, "invalid_input")
+        assert_error(await api.put("/api/v1/recording/users/203", json={"external": "sometimes"}), 400,
+                     "invalid_input")
+        (carol,) = [u for u in (await api.get("/api/v1/users")).json() if u["extension"] == "203"]
+        assert carol["recorded_calls"] == scoped["recorded_calls"]  # the refusals changed nothing
         assert (await api.delete("/api/v1/recording/users/203")).json()["recording"] == "off"
         await api.get(f"/api/v1/calls/{call_id}/recording")
         entries = (await api.get("/api/v1/audit")).json()
     mine = [(e["action"], e["subject"]) for e in entries if e["actor"] == portal.admin.email]
+    scope_change = [e["details"] for e in entries if e["actor"] == portal.admin.email and "calls_to" in e["details"]]
+    assert scope_change[0] == {"from": "on_demand", "to": "on_demand",
+                               "calls_from": ["incoming", "outgoing", "internal", "external"],
+                               "calls_to": ["outgoing", "external"]}
     for expected in [("listen", f"call {call_id}"), ("recording_set", "user 203"),
                      ("legal_hold_released", f"call {call_id}"), ("legal_hold", f"call {call_id}")]:
         assert expected in mine, mine

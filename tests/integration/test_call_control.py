@@ -25,6 +25,7 @@ from asterisk_rec.testing.sipp import (
     BOB_DESK,
     CAROL_DESK,
     DAVE_DESK,
+    OUTSIDE_NUMBER,
     TRUNK,
     TRUNK_CALLER,
     Phone,
@@ -45,7 +46,6 @@ from tests.integration.phones import finish, talk, unanswered
 
 pytestmark = pytest.mark.anyio
 
-OUTSIDE_NUMBER = "+31201110000"
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
-from asterisk_rec.directory.models import DeviceKind, FailMode, RecordingMode
+from asterisk_rec.directory.models import ALL_CALLS, DeviceKind, FailMode, RecordingMode, RecordingScope
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, InvalidInput, NotFound
 from asterisk_rec.store.migrate import migrate
@@ -70,6 +71,26 @@ async def test_removing_a_user_switches_recording_off(store: DirectoryStore) -> 
         await store.user(org.name, "301")
 
 
+async def test_which_calls_are_recorded_is_kept_per_user(store: DirectoryStore) -> None:
+    """A new user's every call is recorded; the four switches are kept, a mode change leaves them as they
+    are, a scope that records no call is refused (by the store and by the table's own constraint) and
+    loses nothing."""
+    org = await store.add_organisation(unique("org"))
+    await store.add_user(org.name, "601", "Frank")
+    assert (await store.user(org.name, "601")).recording_scope == ALL_CALLS
+    user = await store.set_recording(org.name, "601", "always", internal=False, incoming=None)
+    assert user.recording_scope == RecordingScope(incoming=True, outgoing=True, internal=False, external=True)
+    user = await store.set_recording(org.name, "601", "on demand")
+    assert user.recording_mode is RecordingMode.ON_DEMAND and not user.recording_scope.internal
+    with pytest.raises(InvalidInput, match="switch on incoming or outgoing"):
+        await store.set_recording(org.name, "601", "off", external=False)
+    async with store.db.pool.connection() as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await conn.execute("UPDATE users SET record_incoming = false, record_outgoing = false"
+                               " WHERE id = %s", (user.id,))
+    assert await store.user(org.name, "601") == user
+
+
 async def test_bad_input_and_duplicates_are_refused_and_lose_nothing(store: DirectoryStore) -> None:
     """Invalid values and duplicates raise clear errors; what was there stays as it was."""
     org = await store.add_organisation(unique("org"))
@@ -108,7 +129,13 @@ def test_cli_manages_the_directory(lab_env_file: Path) -> None:
     assert cli("device", "add", org, "501", "mobile", mobile).returncode == 0
     assert cli("recording", "set", org, "501", "always").returncode == 0
     listed = cli("recording", "list", org)
-    assert listed.stdout.strip() == f"501\tErin\talways\tmobile {mobile}"
+    assert listed.stdout.strip() == f"501\tErin\talways\tall calls\tmobile {mobile}"
     bad = cli("recording", "set", org, "501", "sometimes")
     assert bad.returncode == 2
     assert "recording mode 'sometimes': expected one of off, always, on demand [invalid_input]" in bad.stderr
+    scoped = cli("recording", "set", org, "501", "--no-internal", "--no-incoming")
+    assert scoped.stdout.strip() == f"501\tErin\talways\toutgoing+external\tmobile {mobile}"
+    nothing = cli("recording", "set", org, "501", "--no-external")
+    assert nothing.returncode == 2 and "switch on incoming or outgoing, and internal or external" in nothing.stderr
+    assert cli("recording", "set", org, "501").returncode == 2
+    assert cli("recording", "list", org).stdout.strip() == scoped.stdout.strip()  # the refusals lost nothing

@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, OUTSIDE_NUMBER, TRUNK
 from tests.integration.calls import Records
 from tests.integration.conftest import Login, Portal, SetModes
 from tests.integration.phones import talk
@@ -86,7 +86,8 @@ async def test_the_portal_end_to_end(browser: webdriver.Chrome, portal: Portal, 
                                      tmp_path: Path) -> None:
     """Admin: "+" records Alice always; her call to Bob is in Reports > Calls, plays (the media request
     answered 206 with a Content-Range; seeking moves the player's time) and downloads equal to the archive;
-    "x" removes her, and her next call (to Carol) has no recording. The other organisation's admin gets
+    with Internal unticked her call to Bob is not recorded and her call out is; "x" removes her, and her
+    next call (to Carol) has no recording. The other organisation's admin gets
     404 for the call's recording (portal and API); Bob's account sees his call, not Alice's call to Carol."""
     await set_modes()
     driver = browser
@@ -139,6 +140,28 @@ async def test_the_portal_end_to_end(browser: webdriver.Chrome, portal: Portal, 
     downloaded = await anyio.to_thread.run_sync(download)
     assert downloaded.read_bytes() == archived
     assert downloaded.name.endswith("_201_202.mp3"), downloaded.name
+
+    # Which calls: Internal unticked, Alice's call to a colleague is not recorded, her call out is.
+    def alice_external_only() -> None:
+        driver.get(f"{portal.url}/settings/recording")
+        row = "#recorded-users tr[data-extension='201']"
+        driver.find_element(By.CSS_SELECTOR, f"{row} input[value='internal']").click()
+        driver.find_element(By.CSS_SELECTOR, f"{row} button.save-calls").click()
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, f"{row} input[value='internal']:not(:checked)"),
+             what="Alice's internal calls switched off")
+
+    await anyio.to_thread.run_sync(alice_external_only)
+    async with portal.api(portal.admin) as api:
+        (alice,) = [u for u in (await api.get("/api/v1/recording/users")).json() if u["extension"] == "201"]
+    assert alice["recorded_calls"] == {"incoming": True, "outgoing": True, "internal": False, "external": True}
+    before = await records.snapshot()
+    await talk(tmp_path / "internal", ALICE_DESK, "202", BOB_DESK, call_ms=3000)
+    await records.one_call(before, caller="201", callee="202", disposition="answered")
+    await records.assert_no_recording(before)
+    before = await records.snapshot()
+    await talk(tmp_path / "external", ALICE_DESK, OUTSIDE_NUMBER, TRUNK, call_ms=3000)
+    outside = await records.one_call(before, caller="201", disposition="answered")
+    await records.new_recording(before, linked_to=outside)
 
     # "x": Alice no longer recorded; her next call has no recording.
     def remove_alice() -> None:

@@ -13,13 +13,12 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION, seed_lab_directory
-from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, TRUNK_CALLER
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, OUTSIDE_NUMBER, TRUNK_CALLER
 from tests.integration.calls import Records
 from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
 from tests.integration.phones import talk, unanswered
 
 pytestmark = pytest.mark.anyio
-OUTSIDE_NUMBER = "+31201110000"
 ALICE_MOBILE = "+31600000201"
 
 
