@@ -8,6 +8,7 @@ environment (section ``database`` is ``DB`` there, as in the provisioned env fil
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import typing
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asterisk_rec.errors import ConfigError
+from asterisk_rec.trunks import Trunks
 
 ENV_PREFIX = "ASTERISK_REC_"
 ENV_FILE_VARIABLE = "ASTERISK_REC_ENV_FILE"
@@ -93,12 +95,15 @@ RECORDING_METHODS = ("snoop", "bridge")
 
 @dataclass(frozen=True)
 class CallSettings:
-    # The PJSIP endpoint of the SIP trunk: outside numbers and users' mobiles are dialled through it.
-    trunk: str = "trunk"
-    # Whether the trunk's caller ids can be trusted to identify a user's mobile (a carrier that sets them
-    # itself); otherwise every caller from the trunk is an outside party.
-    trunk_caller_id_trusted: bool = False
-    # The organisations the trunk may send calls to (comma-separated names); empty: any the dialplan names.
+    # The SIP trunks (PJSIP endpoints, comma-separated): carriers, a mobile operator, another site. Outside
+    # numbers and users' mobiles are dialled through the first unless outgoing_trunks says otherwise.
+    trunks: str = "trunk"
+    # The trunks whose caller ids can be trusted to identify a user's mobile (a carrier that sets them
+    # itself); a caller from any other trunk is an outside party, whatever number it shows.
+    trusted_trunks: str = ""
+    # The trunk an organisation's calls out (and to its users' mobiles) take: "organisation=trunk; ...".
+    outgoing_trunks: str = ""
+    # The organisations the trunks may send calls to (comma-separated names); empty: any the dialplan names.
     trunk_organisations: str = ""
     ring_seconds: int = 30
     # Below the carriers' usual 20-25 s, so a mobile's voicemail never takes the call.
@@ -115,7 +120,12 @@ class CallSettings:
     def trunk_organisation_names(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.trunk_organisations.split(",") if name.strip())
 
+    @functools.cached_property
+    def trunk_plan(self) -> Trunks:
+        return Trunks.parse(self.trunks, self.trusted_trunks, self.outgoing_trunks)
+
     def __post_init__(self) -> None:
+        self.trunk_plan  # noqa: B018 (checks the trunks once, when the settings are read)
         if self.recording_method not in RECORDING_METHODS:
             raise ConfigError(f"calls.recording_method {self.recording_method!r}: expected one of "
                               f"{', '.join(RECORDING_METHODS)}")

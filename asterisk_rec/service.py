@@ -69,7 +69,7 @@ async def serve(settings: Settings) -> None:
         directory_cache = DirectoryCache(db, settings.service.directory_refresh_seconds)
         await directory_cache.load()
         journal = stack.enter_context(contextlib.closing(Journal(Path(settings.service.journal)).open()))
-        calls = CallStore(db, settings.calls.trunk)
+        calls = CallStore(db, settings.calls.trunk_plan.endpoints)
         ingest = CdrIngest(calls, settings.cdr)
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)

@@ -58,7 +58,7 @@ async def clean(db: Database, tag: str) -> None:
 
 
 async def through_ingest(db: Database, events: list[dict[str, str]]) -> float:
-    ingest = CdrIngest(CallStore(db, "lab-trunk"), CdrSettings())
+    ingest = CdrIngest(CallStore(db, frozenset({"lab-trunk"})), CdrSettings())
     started = time.perf_counter()
     for event in events:
         ingest.on_cdr_event(None, event)

@@ -2,10 +2,10 @@
 names an organisation and a number; neither is taken on trust:
 - a device of a directory user calls as its user, within its user's organisation: a named organisation
   must be that one (an empty name means it), so nobody reaches another tenant's extensions by dialling;
-- a call from the trunk goes to the organisation the integrator's dialplan names for its number, one of
-  ``calls.trunk_organisations`` when that is set; its caller id names a user's mobile only when
-  ``calls.trunk_caller_id_trusted`` says the trunk's caller ids can be trusted;
-- an outside number is dialled through the trunk only for a user of the organisation (a device, or a
+- a call from a trunk goes to the organisation the integrator's dialplan names for its number, one of
+  ``calls.trunk_organisations`` when that is set; its caller id names a user's mobile only when the trunk
+  is in ``calls.trusted_trunks``;
+- an outside number is dialled through a trunk only for a user of the organisation (a device, or a
   mobile from a trusted trunk): anything else calling out is refused (toll fraud).
 """
 

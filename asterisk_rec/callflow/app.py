@@ -182,15 +182,18 @@ class StasisApp:
 
     async def attribute(self, channel: Event, number: str, organisation_name: str) -> Parties:
         """Who calls whom: the caller by device (a user's mobile by caller id over a trusted trunk), the
-        callee by extension in the call's organisation, or an outside number (perhaps a user's mobile).
+        callee by extension in the call's organisation, or an outside number (perhaps a user's mobile),
+        dialled through the organisation's trunk for calls out.
         From the directory in memory: PostgreSQL is not asked, so it may be away. What the caller may reach
         is ``admission``'s: raises ``CallRefused`` otherwise."""
         endpoint = endpoint_of(channel["name"])
-        from_trunk = endpoint == self.settings.trunk
+        trunks = self.settings.trunk_plan
+        trunk = trunks.named(endpoint)
+        from_trunk = trunk is not None
         caller: User | None = None
-        if from_trunk:
+        if trunk is not None:
             mobile = _e164_or_none(channel.get("caller", {}).get("number", ""))
-            if mobile and self.settings.trunk_caller_id_trusted:
+            if mobile and trunk.caller_id_trusted:
                 caller = self.directory.user_by_device(number=mobile)
         elif endpoint is not None:
             caller = self.directory.user_by_device(endpoint=endpoint)
@@ -200,18 +203,19 @@ class StasisApp:
             raise CallRefused(f"{decided.value} ({organisation_name!r})")
         organisation = caller.organisation if caller and caller.organisation.name == decided else \
             self.directory.organisation(decided)
+        trunk_out = trunks.outgoing(organisation.name).endpoint
         if number.isdigit() and len(number) <= 10:
             callee = self.directory.user_by_extension(organisation.id, number)
             if callee is None:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
-            targets = dial_targets(callee, self.settings.trunk, self.settings.ring_seconds,
+            targets = dial_targets(callee, trunk_out, self.settings.ring_seconds,
                                    self.settings.mobile_ring_seconds)
             return Parties(caller, callee, targets, organisation, from_trunk)
         if not may_call_outside(who):
             raise CallRefused(f"{Refusal.NOT_A_USER_CALLING_OUT.value}: {number}")
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
         callee = self.directory.user_by_device(number=outside)
-        return Parties(caller, callee, (external_target(outside, self.settings.trunk, self.settings.ring_seconds),),
+        return Parties(caller, callee, (external_target(outside, trunk_out, self.settings.ring_seconds),),
                        organisation, from_trunk)
 
     async def _hand_back(self, channel: str, status: DialStatus) -> None:

@@ -27,9 +27,9 @@ _ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(CallRow))
 
 
 class CallStore:
-    def __init__(self, db: Database, trunk: str) -> None:
+    def __init__(self, db: Database, trunks: frozenset[str]) -> None:
         self.db = db
-        self.trunk = trunk
+        self.trunks = trunks
 
     async def app_call_started(self, call: AppCall) -> None:
         async with self.db.pool.connection() as conn, conn.transaction():
@@ -84,7 +84,7 @@ class CallStore:
                               (linked_id,))
             cdrs = [CdrRecord(**r) for r in await cur.fetchall()]
         app = _app_call(app_row) if app_row else None
-        row = merge(app, cdrs, self.trunk)
+        row = merge(app, cdrs, self.trunks)
         organisations: set[int] = set(app.organisation_ids) if app else set()
         if app is None:
             row, organisations = await self._attribute(conn, row, cdrs)

@@ -84,11 +84,11 @@ def app_direction(caller_is_user: bool, callee_is_user: bool, from_trunk: bool) 
     return Direction.INTERNAL if callee_is_user else Direction.OUTBOUND
 
 
-def cdr_direction(first: CdrRecord, trunk: str) -> Direction:
-    """For a call the app did not handle: by whether the caller's or the called channel is the trunk."""
-    if endpoint_of(first.channel) == trunk:
+def cdr_direction(first: CdrRecord, trunks: frozenset[str]) -> Direction:
+    """For a call the app did not handle: by whether the caller's or the called channel is a trunk."""
+    if endpoint_of(first.channel) in trunks:
         return Direction.INBOUND
-    if endpoint_of(first.destination_channel) == trunk:
+    if endpoint_of(first.destination_channel) in trunks:
         return Direction.OUTBOUND
     return Direction.INTERNAL
 
@@ -100,7 +100,7 @@ def _cdr_disposition(records: Sequence[CdrRecord]) -> Disposition:
     return next((d for name, d in _FROM_CDR if name in found), Disposition.FAILED)
 
 
-def merge(app: AppCall | None, cdrs: Sequence[CdrRecord], trunk: str) -> CallRow:
+def merge(app: AppCall | None, cdrs: Sequence[CdrRecord], trunks: frozenset[str]) -> CallRow:
     """The call's row. Needs the app's record or at least one CDR of a party."""
     parties = sorted((r for r in cdrs if r.of_a_party), key=lambda r: (r.started_at, r.sequence))
     if not parties:
@@ -120,7 +120,7 @@ def merge(app: AppCall | None, cdrs: Sequence[CdrRecord], trunk: str) -> CallRow
     return CallRow(
         linked_id=first.linked_id,
         call_id=call_id,
-        direction=app.direction if app else cdr_direction(first, trunk),
+        direction=app.direction if app else cdr_direction(first, trunks),
         caller=app.caller if app else first.source,
         callee=app.callee if app else first.destination,
         caller_user_id=app.caller_user_id if app else None,

@@ -19,6 +19,8 @@ class Phone:
     endpoint: str
     sip_port: int
     media_port: int
+    # A carrier calling in identifies itself with this X-Lab-Trunk header; "no" for everything else.
+    trunk_header: str = "no"
 
 
 ALICE_DESK = Phone("alice-desk", 5071, 6010)
@@ -27,7 +29,9 @@ BOB_DESK = Phone("bob-desk", 5073, 6030)
 CAROL_DESK = Phone("carol-desk", 5074, 6040)
 DAVE_DESK = Phone("dave-desk", 5075, 6050)
 TRUNK = Phone("lab-trunk", 5080, 6060)  # the carrier answering: mobiles and outside numbers
-TRUNK_CALLER = Phone("lab-trunk", 5081, 6070)  # the carrier calling in: outside callers, users' mobiles
+TRUNK_CALLER = Phone("lab-trunk", 5081, 6070, "yes")  # the carrier calling in: outside callers, users' mobiles
+TRUNK_B = Phone("lab-trunk-b", 5082, 6080)  # a second carrier answering, its caller ids untrusted
+TRUNK_B_CALLER = Phone("lab-trunk-b", 5083, 6090, "b")  # the second carrier calling in
 OUTSIDE_NUMBER = "+31201110000"  # nobody's in the lab's directory: an outside party
 
 
@@ -111,14 +115,14 @@ def call_unanswered(phone: Phone, number: str, workdir: Path, caller_id: str | N
     """The phone dials ``number`` expecting no answer; ``final_code()`` then tells what it got."""
     return Sipp("refused-caller.xml", phone, workdir,
                 {"caller": caller_id or phone.endpoint, "test_id": "-",
-                 "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                 "trunk": phone.trunk_header},
                 pause_ms=0, remote=ASTERISK_SIP, service=number)
 
 
 def call_and_give_up(phone: Phone, number: str, workdir: Path) -> Sipp:
     """The phone dials a recorded user and hangs up (CANCEL) while it rings, after 3 s without news."""
     return Sipp("caller-cancel.xml", phone, workdir,
-                {"caller": phone.endpoint, "test_id": "-", "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                {"caller": phone.endpoint, "test_id": "-", "trunk": phone.trunk_header},
                 pause_ms=0, remote=ASTERISK_SIP, service=number)
 
 
@@ -126,12 +130,11 @@ def call(phone: Phone, number: str, tone: Path, workdir: Path, call_ms: int, tes
          caller_id: str | None = None, hold: bool = False, calls: int = 1, per_second: int | None = None,
          timeout_s: int = 60) -> Sipp:
     """The phone dials ``number`` at Asterisk, sends its tone for ``call_ms`` once answered, hangs up.
-    From the trunk, ``caller_id`` is the outside caller's number. With ``hold``, it talks, holds and
+    From a trunk, ``caller_id`` is the outside caller's number. With ``hold``, it talks, holds and
     talks again, ``call_ms`` each. ``calls`` calls at once, started ``per_second``."""
-    from_trunk = phone is TRUNK_CALLER
     return Sipp("caller-hold.xml" if hold else "caller.xml", phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": test_id or "-",
-                 "trunk": "yes" if from_trunk else "no"},
+                 "trunk": phone.trunk_header},
                 pause_ms=call_ms, remote=ASTERISK_SIP, service=number, calls=calls, per_second=per_second,
                 timeout_s=timeout_s)
 
@@ -179,5 +182,5 @@ def call_with_codes(phone: Phone, number: str, tone: Path, workdir: Path, call_m
     path = codes_scenario(workdir, call_ms, digits_at, talk)
     return Sipp(str(path), phone, workdir,
                 {"caller": caller_id or phone.endpoint, "stream": f"{tone},-1,0", "test_id": "-",
-                 "trunk": "yes" if phone is TRUNK_CALLER else "no"},
+                 "trunk": phone.trunk_header},
                 pause_ms=0, remote=ASTERISK_SIP, service=number)

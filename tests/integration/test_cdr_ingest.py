@@ -60,7 +60,7 @@ async def test_csv_recovery_reads_on_from_where_it_stopped(db: Database, tmp_pat
     read stores only what it had not; one call row per CDR; a CDR read twice (the rotated file) counts once."""
     tag = f"csv-{uuid.uuid4().hex[:8]}"
     path = tmp_path / "asterisk-rec.csv"
-    ingest = CdrIngest(CallStore(db, "lab-trunk"), CdrSettings(csv_path=str(path)))
+    ingest = CdrIngest(CallStore(db, frozenset({"lab-trunk"})), CdrSettings(csv_path=str(path)))
     try:
         path.write_text("".join(cdr_line(tag, i) for i in range(3)))
         assert await ingest.recover_from_csv() == 3
@@ -86,7 +86,7 @@ async def test_a_cdr_refused_by_postgresql_does_not_block_the_others(db: Databas
     stored."""
     tag = f"bad-{uuid.uuid4().hex[:8]}"
     path = tmp_path / "asterisk-rec.csv"
-    ingest = CdrIngest(CallStore(db, "lab-trunk"), CdrSettings(csv_path=str(path)))
+    ingest = CdrIngest(CallStore(db, frozenset({"lab-trunk"})), CdrSettings(csv_path=str(path)))
     try:
         path.write_text(cdr_line(tag, 0) + cdr_line(tag, 1).replace("Dial", "Di\x00al") + cdr_line(tag, 2))
         assert await ingest.recover_from_csv() == 2

@@ -1,6 +1,7 @@
 """Trust at the edges of the dialplan, end to end: a dialplan naming another organisation than the
 caller's is refused, a phone that is no user's device cannot call out through the trunk (toll fraud),
-and a trunk whose caller ids are not trusted cannot make a caller a user by caller id."""
+a trunk whose caller ids are not trusted cannot make a caller a user by caller id (a trusted one can),
+and an organisation's calls out take the trunk configured for it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION, seed_lab_directory
-from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, OUTSIDE_NUMBER, TRUNK_CALLER
+from asterisk_rec.testing.sipp import (
+    ALICE_DESK,
+    BOB_DESK,
+    CAROL_DESK,
+    OUTSIDE_NUMBER,
+    TRUNK_B,
+    TRUNK_B_CALLER,
+    TRUNK_CALLER,
+)
 from tests.integration.calls import Records
 from tests.integration.conftest import AmiEvents, ServiceProcess, SetModes
 from tests.integration.phones import talk, unanswered
@@ -67,20 +76,37 @@ async def test_a_phone_of_nobody_cannot_call_out(service: ServiceProcess, carol_
     await records.assert_no_recording(before)
 
 
-async def test_an_untrusted_trunk_does_not_make_a_caller_a_user(service: ServiceProcess, set_modes: SetModes,
-                                                                records: Records, tmp_path: Path) -> None:
-    """With calls.trunk_caller_id_trusted off, a call from the trunk with Alice's mobile number as caller
-    id is an outside party's: not Alice's (she is recorded always: no recording), direction inbound."""
+async def test_a_caller_id_names_a_user_only_from_a_trusted_trunk(set_modes: SetModes, records: Records,
+                                                                  tmp_path: Path) -> None:
+    """Alice (recorded always) has a mobile. A call to Bob from the second carrier (lab-trunk-b, not in
+    calls.trusted_trunks) showing her mobile's number is an outside party's: not hers, inbound, not
+    recorded. The same call from the trusted carrier is hers: internal, recorded."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    await talk(tmp_path / "untrusted", TRUNK_B_CALLER, "202", BOB_DESK, caller_id=ALICE_MOBILE, call_ms=2000)
+    row = await records.one_call(before, caller=ALICE_MOBILE, callee="202", direction="inbound",
+                                 disposition="answered")
+    assert row["caller_user_id"] is None
+    await records.assert_no_recording(before)
+    before = await records.snapshot()
+    await talk(tmp_path / "trusted", TRUNK_CALLER, "202", BOB_DESK, caller_id=ALICE_MOBILE, call_ms=2000)
+    row = await records.one_call(before, caller="201", callee="202", direction="internal", disposition="answered")
+    await records.new_recording(before, linked_to=row)
+
+
+async def test_an_organisation_calls_out_on_its_own_trunk(service: ServiceProcess, set_modes: SetModes,
+                                                          records: Records, tmp_path: Path) -> None:
+    """With calls.outgoing_trunks naming lab-trunk-b for the lab's organisation, Alice's call to an
+    outside number goes out on it (only the second carrier's phone answers), recorded as outbound."""
     await set_modes(alice="always")
     service.stop()
-    service.start("calls.trunk_caller_id_trusted=false")
+    service.start(f"calls.outgoing_trunks={LAB_ORGANISATION}=lab-trunk-b")
     try:
         before = await records.snapshot()
-        await talk(tmp_path, TRUNK_CALLER, "202", BOB_DESK, caller_id=ALICE_MOBILE, call_ms=2000)
-        row = await records.one_call(before, caller=ALICE_MOBILE, callee="202", direction="inbound",
+        await talk(tmp_path, ALICE_DESK, OUTSIDE_NUMBER, TRUNK_B, call_ms=2000)
+        row = await records.one_call(before, caller="201", callee=OUTSIDE_NUMBER, direction="outbound",
                                      disposition="answered")
-        assert row["caller_user_id"] is None
-        await records.assert_no_recording(before)
+        await records.new_recording(before, linked_to=row)
     finally:
         service.stop()
         service.start()

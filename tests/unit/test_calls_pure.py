@@ -24,6 +24,8 @@ AMI_EVENT = {
     "AsteriskRecCall": "e0a10295ec854d1487dc",
 }
 
+TRUNKS = frozenset({"trunk", "carrier-b"})
+
 
 def cdr(channel: str = "PJSIP/alice-desk-01", destination_channel: str = "PJSIP/bob-desk-02",
         disposition: str = "ANSWERED", sequence: int = 1, start: int = 0, answer: int | None = 4,
@@ -92,7 +94,7 @@ def test_answered_call_takes_parties_from_the_app_and_times_from_the_cdrs() -> N
     """A parallel ring: one leg answered, one cancelled; the row is answered, from the earliest start to the
     latest end, with the app's parties and call id."""
     row = merge(app_call(), [cdr(sequence=1), cdr(destination_channel="PJSIP/bob-app-03", disposition="NO ANSWER",
-                                                 sequence=2, answer=None, end=4)], "trunk")
+                                                 sequence=2, answer=None, end=4)], TRUNKS)
     assert (row.caller, row.callee, row.direction, row.disposition) == ("201", "202", Direction.INTERNAL,
                                                                         Disposition.ANSWERED)
     assert row.started_at.second == 0 and row.ended_at is not None and row.ended_at.second == 10
@@ -102,37 +104,39 @@ def test_answered_call_takes_parties_from_the_app_and_times_from_the_cdrs() -> N
 
 def test_unanswered_call_takes_the_apps_outcome() -> None:
     """The app handed the call back as BUSY; the dialplan's CDR only says NO ANSWER: the row says busy."""
-    row = merge(app_call(outcome=DialStatus.BUSY), [cdr(disposition="NO ANSWER", answer=None)], "trunk")
+    row = merge(app_call(outcome=DialStatus.BUSY), [cdr(disposition="NO ANSWER", answer=None)], TRUNKS)
     assert row.disposition is Disposition.BUSY and row.answered_at is None
 
 
 def test_app_record_alone_makes_a_row_until_the_cdr_comes() -> None:
     """In progress while the app runs it; ended with the app's outcome when no CDR arrived."""
-    assert merge(app_call(), [], "trunk").disposition is Disposition.IN_PROGRESS
+    assert merge(app_call(), [], TRUNKS).disposition is Disposition.IN_PROGRESS
     ended = app_call(ended_at=datetime(2026, 11, 28, 12, 1, tzinfo=UTC), outcome=DialStatus.NOANSWER)
-    row = merge(ended, [], "trunk")
+    row = merge(ended, [], TRUNKS)
     assert (row.disposition, row.source) == (Disposition.NO_ANSWER, "app")
 
 
-def test_cdr_alone_gives_direction_by_the_trunk() -> None:
-    """A call the app never saw (its fail mode): inbound from the trunk, outbound to it, else internal."""
-    assert merge(None, [cdr(channel="PJSIP/trunk-01")], "trunk").direction is Direction.INBOUND
-    assert merge(None, [cdr(destination_channel="PJSIP/trunk-02")], "trunk").direction is Direction.OUTBOUND
-    row = merge(None, [cdr(call_id="d" * 20)], "trunk")
+def test_cdr_alone_gives_direction_by_the_trunks() -> None:
+    """A call the app never saw (its fail mode): inbound from any trunk, outbound to one, else internal."""
+    assert merge(None, [cdr(channel="PJSIP/trunk-01")], TRUNKS).direction is Direction.INBOUND
+    assert merge(None, [cdr(destination_channel="PJSIP/trunk-02")], TRUNKS).direction is Direction.OUTBOUND
+    assert merge(None, [cdr(channel="PJSIP/carrier-b-0a")], TRUNKS).direction is Direction.INBOUND
+    assert merge(None, [cdr(channel="PJSIP/tru-01")], TRUNKS).direction is Direction.INTERNAL
+    row = merge(None, [cdr(call_id="d" * 20)], TRUNKS)
     assert (row.direction, row.caller, row.call_id) == (Direction.INTERNAL, "alice-desk", "d" * 20)
 
 
 def test_busy_beats_no_answer_among_cdrs() -> None:
     """One leg busy and another unanswered: the call was busy."""
     row = merge(None, [cdr(disposition="NO ANSWER", answer=None), cdr(disposition="BUSY", sequence=2, answer=None)],
-                "trunk")
+                TRUNKS)
     assert row.disposition is Disposition.BUSY
 
 
 def test_a_row_needs_something() -> None:
     """CDRs of snoops alone make no call row: refused."""
     with pytest.raises(ValueError, match="needs"):
-        merge(None, [cdr(channel="Snoop/x-01")], "trunk")
+        merge(None, [cdr(channel="Snoop/x-01")], TRUNKS)
 
 
 def test_recording_name_parses_back() -> None:
