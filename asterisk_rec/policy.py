@@ -67,20 +67,22 @@ def reach_of(caller: User | None, callee: User | None) -> Reach:
     return Reach.INTERNAL if internal else Reach.EXTERNAL
 
 
-def mode_in_call(user: User, side: Side, reach: Reach) -> RecordingMode:
+def mode_in_call(user: User, direction: Direction, reach: Reach) -> RecordingMode:
     """The user's recording mode for this call: off when the user's recorded calls (by direction and
     reach) leave it out."""
-    direction = Direction.OUTGOING if side is Side.CALLER else Direction.INCOMING
     return user.recording_mode if user.recording_scope.covers(direction, reach) else RecordingMode.OFF
 
 
-def plan_call(caller: User | None, callee: User | None) -> CallPlan:
+def plan_call(caller: User | None, callee: User | None,
+              caller_direction: Direction = Direction.OUTGOING) -> CallPlan:
     """Everyone's mode applies (as far as their recorded calls include this one); the notice goes to the
     other party of each always-recorded user, in that user's language. Two recorded users in one call share
-    one recording and both hear the notice."""
+    one recording and both hear the notice. ``caller_direction``: the call as its caller side sees it
+    (after a transfer, the party staying may be one who was called: incoming for them too)."""
     reach = reach_of(caller, callee)
-    parties = tuple((side, user, mode_in_call(user, side, reach))
-                    for side, user in ((Side.CALLER, caller), (Side.CALLEE, callee)) if user is not None)
+    sides = ((Side.CALLER, caller, caller_direction), (Side.CALLEE, callee, Direction.INCOMING))
+    parties = tuple((side, user, mode_in_call(user, direction, reach))
+                    for side, user, direction in sides if user is not None)
     recorded = tuple(u for _, u, mode in parties if mode is RecordingMode.ALWAYS)
     on_demand = tuple(u for _, u, mode in parties if mode is RecordingMode.ON_DEMAND)
     notices = tuple(Notice(to=Side.CALLEE if side is Side.CALLER else Side.CALLER, language=user.language)

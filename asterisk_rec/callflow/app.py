@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from asterisk_rec.callflow.admission import Caller, Refusal, may_call_outside, organisation_for
-from asterisk_rec.callflow.call import RECORDING_VARIABLE, CallFlow, CallRecord, Clock, now
+from asterisk_rec.callflow.call import RECORDING_VARIABLE, CallFlow, CallRecord, Clock, Party, TransferResolver, now
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.inbox import EventRouter
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.callflow.talking import PAUSED_VARIABLE
+from asterisk_rec.callflow.transfer import TransferTarget
 from asterisk_rec.calls.summary import AppCall, app_direction
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.config import CallSettings
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The ids the app gives what it creates (call ids are 20 hex digits): see CallFlow._id.
 _BRIDGE = re.compile(r"ar-([0-9a-f]{20})-bridge")
-_CALL_CHANNEL = re.compile(r"ar-([0-9a-f]{20})-(?:leg\d+|snoop)")
+_CALL_CHANNEL = re.compile(r"ar-([0-9a-f]{20})-(?:leg\d+|t\d+r\d+leg\d+|snoop\d*)")
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,14 @@ class Parties:
     caller: User | None
     callee: User | None
     targets: tuple[DialTarget, ...]
-    organisation: Organisation | None = None
+    organisation: Organisation
     from_trunk: bool = False
 
     @property
     def organisation_ids(self) -> tuple[int, ...]:
         """The organisations whose calls this is: each party's (a call between two appears in both)."""
         ids = {user.organisation.id for user in (self.caller, self.callee) if user is not None}
-        if not ids and self.organisation is not None:
+        if not ids:
             ids.add(self.organisation.id)
         return tuple(sorted(ids))
 
@@ -203,20 +204,33 @@ class StasisApp:
             raise CallRefused(f"{decided.value} ({organisation_name!r})")
         organisation = caller.organisation if caller and caller.organisation.name == decided else \
             self.directory.organisation(decided)
-        trunk_out = trunks.outgoing(organisation.name).endpoint
+        destination = self._destination(organisation, number, may_call_outside(who))
+        return Parties(caller, destination.user, destination.targets, organisation, from_trunk)
+
+    def _destination(self, organisation: Organisation, number: str, may_call_out: bool) -> TransferTarget:
+        """Who a number dialled in the organisation is and what rings: an extension's every device, or an
+        outside number (perhaps a user's mobile) over the organisation's trunk, for those who may call out."""
+        trunk_out = self.settings.trunk_plan.outgoing(organisation.name).endpoint
         if number.isdigit() and len(number) <= 10:
             callee = self.directory.user_by_extension(organisation.id, number)
             if callee is None:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
-            targets = dial_targets(callee, trunk_out, self.settings.ring_seconds,
-                                   self.settings.mobile_ring_seconds)
-            return Parties(caller, callee, targets, organisation, from_trunk)
-        if not may_call_outside(who):
+            return TransferTarget(number, callee, dial_targets(callee, trunk_out, self.settings.ring_seconds,
+                                                               self.settings.mobile_ring_seconds))
+        if not may_call_out:
             raise CallRefused(f"{Refusal.NOT_A_USER_CALLING_OUT.value}: {number}")
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
-        callee = self.directory.user_by_device(number=outside)
-        return Parties(caller, callee, (external_target(outside, trunk_out, self.settings.ring_seconds),),
-                       organisation, from_trunk)
+        return TransferTarget(outside, self.directory.user_by_device(number=outside),
+                              (external_target(outside, trunk_out, self.settings.ring_seconds),))
+
+    def _transfers_in(self, organisation: Organisation) -> TransferResolver:
+        """Where the call's transfers may go: the organisation's extensions; outside numbers only for a
+        transferor who is one of its users (as for calling out)."""
+        async def resolve(number: str, transferor: User | None) -> TransferTarget:
+            may_call_out = transferor is not None and transferor.organisation.id == organisation.id
+            return self._destination(organisation, number, may_call_out)
+
+        return resolve
 
     async def _hand_back(self, channel: str, status: DialStatus) -> None:
         try:
@@ -250,15 +264,17 @@ class StasisApp:
         try:
             await self.control.tag_call(channel["id"], call_id)
             linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
-            await self.ledger.call_started(self._app_call(call_id, linked_id, channel, number, parties,
-                                                          self.clock()))
+            app_call = self._app_call(call_id, linked_id, channel, number, parties, self.clock())
+            await self.ledger.call_started(app_call)
         except Exception:
             # Nothing is started that is not written down first (in the local journal).
             log.exception("call %s: cannot write the call down", call_id)
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
         flow = CallFlow(self.control, self.router, self.settings, self.ledger, channel, plan, parties.targets,
-                        record, parties.organisation_ids, self.clock)
+                        record, parties.organisation_ids, self.clock,
+                        (Party(app_call.caller, parties.caller), Party(app_call.callee, parties.callee)),
+                        self._transfers_in(parties.organisation))
         await self._conduct(call_id, flow, flow.run)
 
     @staticmethod

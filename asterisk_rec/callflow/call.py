@@ -1,13 +1,14 @@
 """One call through the app, from the caller entering Stasis to the last channel gone: the phases
-ringing, joining, talking (``ringing``, ``joining``, ``talking``) and always ending (``ending``). What
-the phases share lives here: the call's channels and bridge, its events, its recording and the
-commands that start, pause and resume it."""
+ringing, joining, talking (``ringing``, ``joining``, ``talking``), as many transfers as the parties make
+(``transferring``, each followed by talking again) and always ending (``ending``). What the phases share
+lives here: the call's parties, channels and bridge, its events, its recording and the commands that
+start, pause, resume and move it."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,11 @@ from asterisk_rec.callflow.phases import CallPhase, EndReason, PartyGone, Phase
 from asterisk_rec.callflow.recording import Change, Recording
 from asterisk_rec.callflow.ringing import Leg, Ringing
 from asterisk_rec.callflow.talking import Talking
+from asterisk_rec.callflow.transfer import TransferStep, TransferTarget
+from asterisk_rec.callflow.transferring import TransferFailed, Transferring
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
-from asterisk_rec.errors import AriError
+from asterisk_rec.errors import AriError, NotFound
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side
 
 if TYPE_CHECKING:
@@ -39,6 +42,13 @@ STEP_SECONDS = 10
 RECORDING_VARIABLE = "ASTERISK_REC_RECORDING"
 
 Clock = Callable[[], datetime]
+# Where a transfer to a number goes, for the transferor (a user, or None): raises AsteriskRecError when
+# the transferor may not send the call there.
+TransferResolver = Callable[[str, User | None], Awaitable[TransferTarget]]
+
+
+async def no_transfers(number: str, transferor: User | None) -> TransferTarget:
+    raise NotFound(f"transfers are not taken in this call ({number})")
 
 
 def now() -> datetime:
@@ -57,20 +67,41 @@ class CallRecord:
     notice_finished_at: datetime | None = None
     joined_at: datetime | None = None
     ended_at: datetime | None = None
+    transfers: list[TransferStep] = field(default_factory=list)
+
+
+@dataclass
+class Party:
+    """Someone in the call, as its row names them (an extension or a number), the user they are (if
+    any), and whether they heard the notice (nobody hears it twice)."""
+
+    label: str
+    user: User | None
+    heard_notice: bool = False
 
 
 class CallFlow:
     def __init__(self, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
                  caller: Event, plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
-                 owners: tuple[int, ...] = (), clock: Clock = now) -> None:
+                 owners: tuple[int, ...] = (), clock: Clock = now,
+                 parties: tuple[Party, Party] | None = None, resolve_transfer: TransferResolver = no_transfers
+                 ) -> None:
         self.control = control
         self.ledger = ledger
         self.owners = owners
         self.router = router
         self.settings = settings
         self.clock = clock
+        # The two talking: the caller (or, after a transfer, the party that stayed) and the device that
+        # answered (the transfer's target once it answers; None while it rings).
         self.caller = caller["id"]
         self.caller_answered = caller.get("state") == "Up"
+        caller_party, self.callee = parties or (Party("", None), Party("", None))
+        self.party: dict[str, Party] = {self.caller: caller_party}
+        self.resolve_transfer = resolve_transfer
+        # Transferors who left the bridge; hung up at the end if still there.
+        self.departing: list[str] = []
+        self.gone: set[str] = set()
         self.plan = plan
         self.targets = targets
         self.record = record
@@ -129,6 +160,8 @@ class CallFlow:
         if event["type"] in ("RecordingFinished", "RecordingFailed") and recording is not None and \
                 event["recording"]["name"] == recording.name:
             recording.finished(self.clock())
+        if event["type"] in GONE:
+            self.gone.add(channel_id(event) or "")
         if event["type"] in GONE and self.phase.kind is not CallPhase.ENDING:
             gone = channel_id(event)
             if gone == self.caller:
@@ -174,10 +207,24 @@ class CallFlow:
         await self._through(self.phase)
         if self.answered is not None:
             await self._through(Joining(self))
-            await self._through(Talking(self))
+            await self._talk_and_transfer(Talking(self))
 
     async def _talk(self) -> None:
-        await self._through(self.phase)
+        assert isinstance(self.phase, Talking)
+        await self._talk_and_transfer(self.phase)
+
+    async def _talk_and_transfer(self, talking: Talking) -> None:
+        """Talking until a party hangs up; a transfer meanwhile, then talking again."""
+        while True:
+            await self._through(talking)
+            if talking.transfer is None:
+                return
+            await self._through(Transferring(self, talking.transfer, len(self.record.transfers) + 1))
+            talking = Talking(self)
+
+    def new_party(self, channel: str, label: str, user: User | None) -> Party:
+        party = self.party[channel] = Party(label, user)
+        return party
 
     async def _conduct(self, steps: Callable[[], Awaitable[None]]) -> CallRecord:
         try:
@@ -185,6 +232,8 @@ class CallFlow:
         except PartyGone as gone:
             self.ended_by = EndReason.CALLER_HUNG_UP if gone.side is Side.CALLER else EndReason.CALLEE_HUNG_UP
             log.info("call %s: the %s hung up", self.record.call_id, gone.side.value)
+        except TransferFailed:
+            self.ended_by = EndReason.TRANSFER_FAILED
         except AriError as err:
             self.ended_by = EndReason.FAULT
             log.error("call %s: %s", self.record.call_id, err)
@@ -207,6 +256,7 @@ class CallFlow:
             channels.append(self.caller)
         if self.snoop is not None:
             channels.append(self.snoop)
+        channels += [channel for channel in self.departing if channel not in self.gone]
         return channels
 
     # What the phases share
@@ -240,24 +290,26 @@ class CallFlow:
 
     # The recording
 
-    async def start_recording(self, recording: Recording) -> None:
+    async def start_recording(self, recording: Recording, append: bool = False) -> None:
         """Snoops the caller (both directions) and records the snoop, or records the bridge; returns once
-        the recording runs (or did not start: the call goes on unrecorded)."""
+        the recording runs (or did not start: the call goes on unrecorded). ``append``: after a transfer,
+        the same file goes on."""
         self.record.recording = recording
         self.claim("recording", recording.name)
         recording.start()
-        await self.ledger.recording_starting(recording.name, recording.call_id, recording.organisation_id,
-                                             self.owners, self.clock())
+        if not append:
+            await self.ledger.recording_starting(recording.name, recording.call_id, recording.organisation_id,
+                                                 self.owners, self.clock())
         if self.settings.recording_method == "bridge":
             assert self.bridge is not None
-            await self.control.record_bridge(self.bridge, recording.name, self.settings.recording_format)
+            await self.control.record_bridge(self.bridge, recording.name, self.settings.recording_format, append)
         else:
-            self.snoop = self.object_id("snoop")
+            self.snoop = self.object_id(f"snoop{len(self.record.transfers) or ''}")
             self.claim("channel", self.snoop)
             await self.control.snoop(self.caller, self.snoop)
             # Like a leg, the snoop takes commands once it is in the app.
             await self.wait_for("StasisStart", self.snoop)
-            await self.control.record(self.snoop, recording.name, self.settings.recording_format)
+            await self.control.record(self.snoop, recording.name, self.settings.recording_format, append)
         deadline = anyio.current_time() + STEP_SECONDS
         while (remaining := deadline - anyio.current_time()) > 0:
             event = await self.next_event(remaining)
@@ -274,6 +326,18 @@ class CallFlow:
         # The call goes on unrecorded rather than not at all; this is an alarm for the operator.
         log.error("call %s: recording %s did not start: the call is not recorded", self.record.call_id,
                   recording.name)
+
+    async def suspend_recording(self) -> None:
+        """A transfer begins: the recording so far is closed (its snoop taps a party that may leave); it
+        goes on, appended to, once the parties after the transfer meet."""
+        recording = self.recording
+        if recording is None or not recording.suspend(self.clock()):
+            return
+        self.ledger.parts_changed(recording)
+        await self.control.stop_recording(recording.name)
+        if self.snoop is not None:
+            await self.control.hangup(self.snoop)
+            self.snoop = None
 
     async def apply(self, change: Change | None) -> None:
         """Gives Asterisk the command for a transition of the recording."""

@@ -26,6 +26,8 @@ def _status(err: OperationError) -> tuple[int | None, str]:
 
 # The CDR variable carrying the app's call id; its AMI header and CSV column are set up by provision.sh.
 CALL_ID_CDR_VARIABLE = "CDR(asterisk_rec_call)"
+# Set on the channels the app creates (the dialplan sets it on callers): REFERs come to the app.
+TRANSFER_TO_THE_APP = {"PJSIP_TRANSFER_HANDLING()": "ari-only"}
 
 
 class CallControl:
@@ -70,8 +72,14 @@ class CallControl:
         await self._op("channels", "hangup", channelId=channel, reason=reason, gone_ok=True)
 
     async def create_leg(self, leg: str, endpoint: str, originator: str, call_id: str) -> None:
+        # A REFER from the leg's phone comes to the app (ChannelTransfer), not to Asterisk's own transfer
+        # handling, which would take the party out of the app's bridge and end the recording.
         await self._op("channels", "create", endpoint=endpoint, app=self.app, appArgs=f"leg,{call_id}",
-                       channelId=leg, originator=originator)
+                       channelId=leg, originator=originator, variables=TRANSFER_TO_THE_APP)
+
+    async def transfer_progress(self, channel: str, state: str) -> None:
+        """Tells the transferor's phone how its transfer goes (a NOTIFY, if it asked for them)."""
+        await self._op("channels", "transfer_progress", channelId=channel, states=state, gone_ok=True)
 
     async def dial(self, leg: str, caller: str) -> None:
         await self._op("channels", "dial", channelId=leg, caller=caller)
@@ -99,11 +107,14 @@ class CallControl:
         await self._op("channels", "snoopChannelWithId", channelId=channel, snoopId=snoop, app=self.app,
                        spy="both", appArgs="snoop")
 
-    async def record(self, channel: str, name: str, audio_format: str) -> None:
-        await self._op("channels", "record", channelId=channel, name=name, format=audio_format, ifExists="fail")
+    async def record(self, channel: str, name: str, audio_format: str, append: bool = False) -> None:
+        """``append``: go on with the file of that name (a recording moved by a transfer)."""
+        await self._op("channels", "record", channelId=channel, name=name, format=audio_format,
+                       ifExists="append" if append else "fail")
 
-    async def record_bridge(self, bridge: str, name: str, audio_format: str) -> None:
-        await self._op("bridges", "record", bridgeId=bridge, name=name, format=audio_format, ifExists="fail")
+    async def record_bridge(self, bridge: str, name: str, audio_format: str, append: bool = False) -> None:
+        await self._op("bridges", "record", bridgeId=bridge, name=name, format=audio_format,
+                       ifExists="append" if append else "fail")
 
     async def get_variable(self, channel: str, name: str) -> str | None:
         result = await self._op("channels", "getChannelVar", channelId=channel, variable=name, gone_ok=True)
@@ -126,6 +137,9 @@ class CallControl:
         feature code), not the other party."""
         await self._op("bridges", "addChannel", bridgeId=bridge, channel=channel,
                        absorbDTMF="true" if absorb_dtmf else "false")
+
+    async def remove_from_bridge(self, bridge: str, channel: str) -> None:
+        await self._op("bridges", "removeChannel", bridgeId=bridge, channel=channel, gone_ok=True)
 
     async def play_on_bridge(self, bridge: str, media: str, playback: str, language: str | None = None) -> None:
         """Everyone in the bridge hears it (and so does a recording of the bridge or of a party's snoop)."""

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from asterisk_rec.callflow.call import CallRecord
-from asterisk_rec.calls.summary import AppCall, Direction
+from asterisk_rec.callflow.transfer import TransferOutcome, TransferStep
+from asterisk_rec.calls.summary import AppCall, CallTransfer, Direction
 from asterisk_rec.policy import DialStatus
 
 CALL_STARTED = "call_started"
@@ -61,7 +62,26 @@ def call_ended(record: CallRecord) -> dict[str, Any]:
             "notice_finished_at": _time(record.notice_finished_at),
             "joined_at": _time(record.joined_at), "ended_at": _time(record.ended_at),
             "outcome": record.outcome.value if record.outcome else None,
-            "parts": parts_out(recording.parts if recording else [])}
+            "parts": parts_out(recording.parts if recording else []),
+            "transfers": [transfer_out(step) for step in record.transfers]}
+
+
+def transfer_out(step: TransferStep) -> dict[str, Any]:
+    return {"at": _time(step.at), "kind": step.kind.value, "by": step.by, "transferee": step.transferee,
+            "target": step.target, "outcome": (step.outcome or TransferOutcome.ABANDONED).value,
+            "answered_at": _time(step.answered_at)}
+
+
+def transfers_in(payload: dict[str, Any]) -> list[CallTransfer]:
+    """The call's transfers (none in entries written before transfers were handled)."""
+    found = []
+    for item in payload.get("transfers", []):
+        at = _parse(item["at"])
+        assert at is not None
+        found.append(CallTransfer(at=at, kind=item["kind"], transferor=item["by"], transferee=item["transferee"],
+                                  target=item["target"], outcome=item["outcome"],
+                                  answered_at=_parse(item["answered_at"])))
+    return found
 
 
 def outcome(payload: dict[str, Any]) -> DialStatus | None:

@@ -9,7 +9,8 @@ Event = dict[str, Any]
 
 
 def event_keys(event: Event) -> set[str]:
-    """The ids of every object an event is about: channels, bridge, playback, recording."""
+    """The ids of every object an event is about: channels, bridge, playback, recording (and the
+    channels of a transfer)."""
     keys: set[str] = set()
     for field in ("channel", "peer", "caller", "replace_channel"):
         obj = event.get(field)
@@ -20,6 +21,12 @@ def event_keys(event: Event) -> set[str]:
         obj = event.get(field)
         if isinstance(obj, dict) and obj.get(id_field):
             keys.add(f"{prefix}:{obj[id_field]}")
+    # ChannelTransfer: the channel the REFER came in on, and (attended) the one it would replace.
+    for side in ("referred_by", "refer_to"):
+        for field in ("source_channel", "destination_channel", "connected_channel"):
+            obj = (event.get(side) or {}).get(field)
+            if isinstance(obj, dict) and obj.get("id"):
+                keys.add(f"channel:{obj['id']}")
     return keys
 
 

@@ -27,10 +27,12 @@ class Joining(Phase):
         answered = flow.answered
         assert answered is not None
         flow.record.outcome = DialStatus.ANSWER
+        flow.party[answered] = flow.callee
         notice = flow.notice_to(Side.CALLEE)
         if notice is not None:
             playback = await flow.play(answered, f"sound:{flow.settings.notice_sound}", "notice-callee",
                                        notice.language)
+            flow.party[answered].heard_notice = True
             await flow.wait_for("PlaybackFinished", playback, field="playback", within=PROMPT_SECONDS)
             flow.record.notice_finished_at = flow.clock()
         if not flow.caller_answered:

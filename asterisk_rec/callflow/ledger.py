@@ -159,7 +159,8 @@ class CallLedger:
             assert ended_at is not None
             await self.calls.app_call_ended(payload["call_id"], answered_at=entries.time_of(payload, "joined_at"),
                                             ended_at=ended_at, outcome=entries.outcome(payload),
-                                            notice_finished_at=entries.time_of(payload, "notice_finished_at"))
+                                            notice_finished_at=entries.time_of(payload, "notice_finished_at"),
+                                            transfers=entries.transfers_in(payload))
         else:
             log.error("journal entry %d of an unknown kind %r: set aside", entry.seq, entry.kind)
             await self.journal.refuse(entry, "unknown kind")

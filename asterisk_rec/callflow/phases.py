@@ -19,11 +19,12 @@ class CallPhase(Enum):
     RINGING = "ringing"
     JOINING = "joining"
     TALKING = "talking"
+    TRANSFERRING = "transferring"
     ENDING = "ending"
 
 
 # The parties met: a recording made from here on is kept.
-MET = frozenset({CallPhase.TALKING})
+MET = frozenset({CallPhase.TALKING, CallPhase.TRANSFERRING})
 
 
 class EndReason(Enum):
@@ -31,6 +32,7 @@ class EndReason(Enum):
     CALLEE_HUNG_UP = "the callee hung up"
     UNANSWERED = "nobody answered: back to the dialplan"
     FAULT = "a fault"
+    TRANSFER_FAILED = "nobody took the transferred call"
 
 
 class PartyGone(Exception):

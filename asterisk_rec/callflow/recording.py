@@ -5,6 +5,9 @@ state it is in (pure: the call flow gives Asterisk the commands the transitions 
     STARTING --failed--> FAILED
     RUNNING, PAUSED_* --close--> CLOSING --finished--> CLOSED --discard--> DISCARDED
     RUNNING, PAUSED_* --finished--> CLOSED   (Asterisk ended it: the snoop went with its channel)
+    RUNNING, PAUSED_* --suspend--> MOVING --start--> STARTING   (a transfer: the same file goes on, appended
+                                                                 to from a new snoop once the parties meet)
+    MOVING --settle--> CLOSED   (nobody recorded talks after the transfer)
 
 The user's pause outranks hold: a recording the user paused stays paused through hold and unhold."""
 
@@ -25,6 +28,8 @@ class RecordingState(Enum):
     PAUSED_BY_HOLD = "paused by hold"
     PAUSED_BY_USER = "paused by the user"
     CLOSING = "closing"
+    # Between two snoops during a transfer: the file so far is complete, and more may be appended to it.
+    MOVING = "moving"
     CLOSED = "closed"
     FAILED = "failed"
     DISCARDED = "discarded"
@@ -49,6 +54,8 @@ class Recording:
     state: RecordingState = RecordingState.PLANNED
     # [start, end] of each stretch recorded; the last one's end is None while it runs.
     parts: list[Part] = field(default_factory=list)
+    # The state it had when a transfer suspended it (a user's pause carries over).
+    suspended_from: RecordingState | None = None
 
     @classmethod
     def adopted(cls, name: str, organisation_id: int, call_id: str, *, paused_by_user: bool,
@@ -64,7 +71,8 @@ class Recording:
     @property
     def kept(self) -> bool:
         """Whether a file of it goes to the archive."""
-        return self.state in OPEN or self.state in (RecordingState.CLOSING, RecordingState.CLOSED)
+        return self.state in OPEN or self.state in (RecordingState.CLOSING, RecordingState.CLOSED,
+                                                    RecordingState.MOVING)
 
     @property
     def asked(self) -> bool:
@@ -72,7 +80,9 @@ class Recording:
         return self.state is not RecordingState.PLANNED
 
     def start(self) -> None:
-        if self.state is RecordingState.PLANNED:
+        """Asterisk is asked to record: the first time, or (after a transfer) to append to the file."""
+        if self.state is RecordingState.PLANNED or self.state is RecordingState.MOVING or \
+                (self.state is RecordingState.CLOSED and self.parts):
             self.state = RecordingState.STARTING
 
     def started(self, at: datetime) -> None:
@@ -82,9 +92,25 @@ class Recording:
             self.parts.append([at, None])
 
     def failed(self) -> None:
-        """It never ran (Asterisk refused it, or did not confirm it in time)."""
+        """It never ran (Asterisk refused it, or did not confirm it in time); a file recorded before a
+        transfer is kept."""
         if self.state is RecordingState.STARTING:
-            self.state = RecordingState.FAILED
+            self.state = RecordingState.CLOSED if self.parts else RecordingState.FAILED
+
+    def suspend(self, at: datetime) -> bool:
+        """A transfer begins: the part so far ends; returns whether Asterisk must stop it."""
+        if not self.is_open:
+            return False
+        self.suspended_from = self.state
+        self._end_part(at)
+        self.state = RecordingState.MOVING
+        return True
+
+    def settle(self, at: datetime) -> None:
+        """Nobody recorded talks after the transfer: the file stays as it is."""
+        if self.state is RecordingState.MOVING:
+            self._end_part(at)
+            self.state = RecordingState.CLOSED
 
     def hold_changed(self, held: bool, at: datetime) -> Change | None:
         """Nobody is recorded while on hold (the Dutch regulator's rule)."""
@@ -112,7 +138,8 @@ class Recording:
         return True
 
     def finished(self, at: datetime) -> None:
-        """Asterisk says the file is complete (RecordingFinished or RecordingFailed)."""
+        """Asterisk says the file is complete (RecordingFinished or RecordingFailed); while a transfer
+        moves it, that is the part before."""
         if self.is_open or self.state is RecordingState.CLOSING:
             self._end_part(at)
             self.state = RecordingState.CLOSED

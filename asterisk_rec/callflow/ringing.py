@@ -41,13 +41,15 @@ class Ringing(Phase):
         # The caller's notice while it plays, then the ringing tone the caller hears until an answer.
         self.notice_playing: str | None = None
         self.ringing_tone: str | None = None
+        # This ringing's legs (a transfer rings more later; the call keeps them all in ``flow.legs``).
+        self.legs: dict[str, Leg] = {}
 
     @property
     def answered(self) -> str | None:
         return self.flow.answered
 
     def _pending(self) -> list[Leg]:
-        return [leg for leg in self.flow.legs.values() if leg.status is None]
+        return [leg for leg in self.legs.values() if leg.status is None]
 
     async def begin(self) -> None:
         flow = self.flow
@@ -55,12 +57,19 @@ class Ringing(Phase):
         if notice is not None:
             self.notice_playing = await flow.play(flow.caller, f"sound:{flow.settings.notice_sound}",
                                                   "notice-caller", notice.language)
+            flow.party[flow.caller].heard_notice = True
         else:
             await flow.control.ring(flow.caller)
-        for index, target in enumerate(flow.targets):
-            leg = Leg(flow.object_id(f"leg{index}"), target, anyio.current_time() + target.ring_seconds)
+        await self.ring(flow.targets, "leg")
+
+    async def ring(self, targets: tuple[DialTarget, ...], prefix: str) -> None:
+        """A leg for each target, with the caller as its originator (one LinkedID, the same formats)."""
+        flow = self.flow
+        for index, target in enumerate(targets):
+            leg = Leg(flow.object_id(f"{prefix}{index}"), target, anyio.current_time() + target.ring_seconds)
             flow.claim("channel", leg.id)
             flow.legs[leg.id] = leg
+            self.legs[leg.id] = leg
             try:
                 # It is dialled once it is in the app (its StasisStart): a dial before that gets 409.
                 await flow.control.create_leg(leg.id, target.endpoint, flow.caller, flow.record.call_id)
@@ -80,7 +89,7 @@ class Ringing(Phase):
     async def run(self) -> None:
         await super().run()
         if self.answered is None:
-            await self.flow.back_to_dialplan(caller_status([leg.status for leg in self.flow.legs.values()
+            await self.flow.back_to_dialplan(caller_status([leg.status for leg in self.legs.values()
                                                             if leg.status is not None]))
         elif self.ringing_tone is not None:
             await self.flow.control.stop_playback(self.ringing_tone)
@@ -100,7 +109,7 @@ class Ringing(Phase):
             self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring", "ringing")
 
     def _leg(self, event: Event) -> Leg | None:
-        return self.flow.legs.get(channel_id(event) or "")
+        return self.legs.get(channel_id(event) or "")
 
     async def on_StasisStart(self, event: Event) -> None:
         leg = self._leg(event)

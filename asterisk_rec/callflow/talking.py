@@ -36,6 +36,16 @@ class Talking(Phase):
         super().__init__(flow)
         self.held: set[str] = set()
         self.presses: dict[str, KeyPresses] = {}
+        # A party's blind transfer (Asterisk's ChannelTransfer): the call goes on in Transferring.
+        self.transfer: Event | None = None
+
+    def over(self) -> bool:
+        return self.transfer is not None
+
+    async def on_ChannelTransfer(self, event: Event) -> None:
+        if event.get("referred_by", {}).get("source_channel", {}).get("id") in (self.flow.caller,
+                                                                                self.flow.answered):
+            self.transfer = event
 
     def _party(self, event: Event) -> str | None:
         channel = channel_id(event)
@@ -110,6 +120,9 @@ class Talking(Phase):
             await flow.start_recording(recording)
             if recording.is_open:
                 # Both parties hear it, and the file begins with it.
+                for channel in (flow.caller, flow.answered):
+                    if channel is not None:
+                        flow.party[channel].heard_notice = True
                 playback = flow.object_id("notice-bridge")
                 flow.claim("playback", playback)
                 await flow.control.play_on_bridge(flow.bridge, f"sound:{flow.settings.notice_sound}", playback,

@@ -77,7 +77,12 @@ CALL_COLUMNS = """
     r.id AS recording_id, r.state AS recording_state, r.purged_at, r.format, r.duration_seconds, r.size_bytes,
     EXISTS (SELECT 1 FROM recording_holds h WHERE h.recording_id = r.id AND h.organisation_id = co.organisation_id)
         AS legal_hold,
-    r.path
+    r.path,
+    (SELECT coalesce(json_agg(json_build_object('at', t.at, 'kind', t.kind, 'transferor', t.transferor,
+                                                'transferee', t.transferee, 'target', t.target,
+                                                'outcome', t.outcome, 'answered_at', t.answered_at)
+                              ORDER BY t.seq), '[]'::json)
+     FROM call_transfers t WHERE t.call_id = c.call_id) AS transfers
 """
 CALL_JOINS = """
     JOIN calls c ON c.id = co.call_id

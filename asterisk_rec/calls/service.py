@@ -6,7 +6,7 @@ away."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ class CallEntry:
     size_bytes: int | None
     legal_hold: bool | None
     path: str | None
+    # The call's transfers in order, as JSON objects (at, kind, transferor, transferee, target, outcome,
+    # answered_at).
+    transfers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def recorded(self) -> bool:

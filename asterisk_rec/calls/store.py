@@ -5,7 +5,7 @@ and a CDR received twice (over AMI and from the CSV file) changes nothing."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.calls.records import CdrRecord
-from asterisk_rec.calls.summary import AppCall, CallRow, Direction, merge
+from asterisk_rec.calls.summary import AppCall, CallRow, CallTransfer, Direction, merge
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.policy import DialStatus
 
@@ -43,8 +43,15 @@ class CallStore:
             await self._recompute(conn, call.linked_id)
 
     async def app_call_ended(self, call_id: str, *, answered_at: datetime | None, ended_at: datetime,
-                             outcome: DialStatus | None, notice_finished_at: datetime | None) -> None:
+                             outcome: DialStatus | None, notice_finished_at: datetime | None,
+                             transfers: Sequence[CallTransfer] = ()) -> None:
         async with self.db.pool.connection() as conn, conn.transaction():
+            for seq, transfer in enumerate(transfers, start=1):
+                await conn.execute(
+                    "INSERT INTO call_transfers (call_id, seq, at, kind, transferor, transferee, target, outcome,"
+                    " answered_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (call_id, seq, transfer.at, transfer.kind, transfer.transferor, transfer.transferee,
+                     transfer.target, transfer.outcome, transfer.answered_at))
             cursor = await conn.execute(
                 "UPDATE app_calls SET answered_at = COALESCE(%s, answered_at), ended_at = %s,"
                 " outcome = COALESCE(%s, outcome), notice_finished_at = COALESCE(%s, notice_finished_at)"

@@ -78,6 +78,19 @@ _FROM_CDR = (("BUSY", Disposition.BUSY), ("NO ANSWER", Disposition.NO_ANSWER), (
              ("CONGESTION", Disposition.FAILED))
 
 
+@dataclass(frozen=True)
+class CallTransfer:
+    """One transfer in a call's chain, as the call row shows it."""
+
+    at: datetime
+    kind: str  # blind, ring_back
+    transferor: str
+    transferee: str
+    target: str
+    outcome: str  # answered, busy, no_answer, unavailable, refused, abandoned
+    answered_at: datetime | None = None
+
+
 def app_direction(caller_is_user: bool, callee_is_user: bool, from_trunk: bool) -> Direction:
     if from_trunk and not caller_is_user:
         return Direction.INBOUND

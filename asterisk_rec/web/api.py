@@ -48,6 +48,16 @@ class AccountOut(BaseModel):
     language: str
 
 
+class TransferOut(BaseModel):
+    at: datetime
+    kind: Literal["blind", "ring_back"]
+    transferor: str
+    transferee: str
+    target: str
+    outcome: Literal["answered", "busy", "no_answer", "unavailable", "refused", "abandoned"]
+    answered_at: datetime | None
+
+
 class CallOut(BaseModel):
     id: int
     started_at: datetime = Field(description="in the organisation's time zone")
@@ -66,6 +76,7 @@ class CallOut(BaseModel):
     legal_hold: bool | None
     recording_url: str | None
     recording_deleted_at: datetime | None = Field(description="when the purge deleted it (retention over)")
+    transfers: list[TransferOut] = Field(default_factory=list, description="the call's transfers, in order")
 
 
 class CallPageOut(BaseModel):
@@ -127,7 +138,8 @@ def call_out(call: CallEntry, zone: ZoneInfo) -> CallOut:
                    recording_format=call.format, recording_seconds=call.duration_seconds,
                    legal_hold=call.legal_hold,
                    recording_url=f"/api/v1/calls/{call.id}/recording" if call.recorded else None,
-                   recording_deleted_at=local(call.purged_at))
+                   recording_deleted_at=local(call.purged_at),
+                   transfers=[TransferOut(**t) for t in call.transfers])
 
 
 def user_out(user: User) -> UserOut:

@@ -1,0 +1,62 @@
+"""A transfer as the call keeps it (pure): who transferred whom to whom, when, and how it ended; and what
+Asterisk's REFER progress is told for each ending. The call's row shows the chain of them in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from asterisk_rec.directory.models import User
+from asterisk_rec.policy import DialStatus, DialTarget
+
+
+class TransferKind(StrEnum):
+    BLIND = "blind"  # REFER without Replaces: the transferor leaves, the target's devices ring
+    RING_BACK = "ring_back"  # a blind transfer failed after the transferor left: their devices ring again
+
+
+class TransferOutcome(StrEnum):
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    UNAVAILABLE = "unavailable"
+    REFUSED = "refused"  # not a number the transferor may send the call to
+    ABANDONED = "abandoned"  # the transferee hung up meanwhile
+
+
+# What POST /channels/{id}/transfer_progress reports (the NOTIFY the transferor's phone gets).
+PROGRESS_STATES = {
+    TransferOutcome.ANSWERED: "channel_answered",
+    TransferOutcome.BUSY: "channel_declined",
+    TransferOutcome.REFUSED: "channel_declined",
+    TransferOutcome.NO_ANSWER: "channel_unavailable",
+    TransferOutcome.UNAVAILABLE: "channel_unavailable",
+    TransferOutcome.ABANDONED: "channel_unavailable",
+}
+
+
+def outcome_of(status: DialStatus) -> TransferOutcome:
+    """How the ringing of the target ended, from what the caller of a call would be told."""
+    return {DialStatus.ANSWER: TransferOutcome.ANSWERED, DialStatus.BUSY: TransferOutcome.BUSY,
+            DialStatus.NOANSWER: TransferOutcome.NO_ANSWER}.get(status, TransferOutcome.UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class TransferTarget:
+    """Where a transfer goes: the user (if the number is one) and what rings."""
+
+    number: str
+    user: User | None
+    targets: tuple[DialTarget, ...]
+
+
+@dataclass
+class TransferStep:
+    at: datetime
+    kind: TransferKind
+    by: str  # the transferor: a user's extension or a number
+    transferee: str
+    target: str
+    outcome: TransferOutcome | None = None
+    answered_at: datetime | None = None

@@ -1,0 +1,228 @@
+"""Lab phones that transfer the call they are in (a blind transfer: SIP REFER without Replaces), from
+either side: the callee answers, talks, and refers the caller elsewhere; or the caller, once answered,
+talks and refers the callee elsewhere. No Referred-By header (the case Asterisk's PR 1469 fixed). With
+``refer_sub`` the phone asks for the transfer's progress (NOTIFYs) and hangs up once told it succeeded,
+or failed; without, it sends ``Refer-Sub: false`` and hangs up as soon as the REFER is accepted, as
+many desk phones do for a blind transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asterisk_rec.testing.sipp import ASTERISK_SIP, Phone, Sipp
+
+_SDP = """      v=0
+      o=lab 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 96
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:96 telephone-event/8000
+      a=fmtp:96 0-16
+      a=sendrecv"""
+
+
+def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
+    """A request inside the call's dialog, from the headers kept when it was set up."""
+    return f"""  <send retrans="500">
+    <![CDATA[
+      {method} [$remote_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local_party]
+      To: [$remote_party]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+{extra}      Content-Length: 0
+    ]]>
+  </send>"""
+
+
+_OK = """  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>"""
+
+
+def _refer_and_leave(refer_sub: bool, stay_on_failure: bool = False) -> str:
+    """REFER, the 202, then (with a subscription) the NOTIFYs until a final one, then BYE; with
+    ``stay_on_failure``, a final NOTIFY other than 200 keeps the phone in the call."""
+    refer = _in_dialog("REFER", 101, f"      Refer-To: <sip:[target]@{ASTERISK_SIP}>\n"
+                                     f"      Refer-Sub: {'true' if refer_sub else 'false'}\n")
+    steps = ['  <nop><action><exec rtp_stream="pause"/></action></nop>', refer,
+             '  <recv response="100" optional="true"/>', '  <recv response="202"/>']
+    if refer_sub:
+        # NOTIFYs report the transfer (100 Trying meanwhile) until one ends the subscription with its final
+        # status (200 when the target answered, 503 or 603 else); each is answered 200.
+        steps += ['  <label id="1"/>',
+                  '  <recv request="NOTIFY">',
+                  '    <action>',
+                  '      <ereg regexp="terminated" search_in="hdr" header="Subscription-State:" check_it="false"'
+                  ' assign_to="final"/>',
+                  # (SIPp refuses a variable set and never used.)
+                  *(['      <ereg regexp="SIP/2.0 200" search_in="body" check_it="false" assign_to="succeeded"/>']
+                    if stay_on_failure else []),
+                  '    </action>',
+                  '  </recv>',
+                  _OK,
+                  '  <nop test="final" next="2"/>',
+                  '  <nop next="1"/>',
+                  '  <label id="2"/>']
+        if stay_on_failure:
+            # Told the transfer failed, the phone takes the call back: its tone again until the other
+            # party hangs up.
+            steps += ['  <nop test="succeeded" next="3"/>',
+                      '  <nop><action><exec rtp_stream="resume"/></action></nop>',
+                      '  <recv request="BYE"/>',
+                      '  <nop><action><exec rtp_stream="pause"/></action></nop>',
+                      _OK,
+                      '  <nop next="4"/>']
+    steps += ['  <label id="3"/>', _in_dialog("BYE", 102), '  <recv response="200" crlf="true"/>',
+              '  <label id="4"/>']
+    return "\n".join(steps)
+
+
+def _callee_scenario(ending: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="lab callee that transfers">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_party"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="called"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+      <assignstr assign_to="local_party" value="[$called];tag=[pid]SIPpTag01[call_number]"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="500"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><exec rtp_stream="[stream]"/></action></nop>
+  <pause/>
+{ending}
+  <timewait milliseconds="500"/>
+</scenario>
+"""
+
+
+def _caller_scenario(refer_sub: bool, stay_on_failure: bool) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="lab caller that transfers">
+  <nop><action>
+    <assignstr assign_to="local_party"
+               value="&lt;sip:[caller]@[local_ip]:[local_port]&gt;;tag=[pid]SIPpTag00[call_number]"/>
+  </action></nop>
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      X-Lab-Trunk: [trunk]
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="remote_party"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [$remote_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local_party]
+      To: [$remote_party]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop><action><exec rtp_stream="[stream]"/></action></nop>
+  <pause/>
+{_refer_and_leave(refer_sub, stay_on_failure)}
+  <timewait milliseconds="500"/>
+</scenario>
+"""
+
+
+def _written(workdir: Path, name: str, text: str) -> str:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / name
+    path.write_text(text)
+    return str(path)
+
+
+def answer_and_transfer(phone: Phone, tone: Path, workdir: Path, target: str, talk_ms: int,
+                        refer_sub: bool = False, stay_on_failure: bool = False) -> Sipp:
+    """The phone rings half a second, answers, sends its tone for ``talk_ms``, then refers the caller to
+    ``target`` and hangs up (see the module's docstring; ``stay_on_failure`` needs ``refer_sub``)."""
+    scenario = _written(workdir, "callee-transfers.xml",
+                        _callee_scenario(_refer_and_leave(refer_sub, stay_on_failure)))
+    return Sipp(scenario, phone, workdir, {"stream": f"{tone},-1,0", "target": target}, pause_ms=talk_ms)
+
+
+def call_and_transfer(phone: Phone, number: str, tone: Path, workdir: Path, target: str, talk_ms: int,
+                      refer_sub: bool = False, stay_on_failure: bool = False) -> Sipp:
+    """The phone calls ``number``, sends its tone for ``talk_ms`` once answered, then refers the callee
+    to ``target`` and hangs up."""
+    scenario = _written(workdir, "caller-transfers.xml", _caller_scenario(refer_sub, stay_on_failure))
+    return Sipp(scenario, phone, workdir, {"caller": phone.endpoint, "stream": f"{tone},-1,0", "target": target,
+                                           "trunk": phone.trunk_header},
+                pause_ms=talk_ms, remote=ASTERISK_SIP, service=number)
+
+
+def answer_and_hang_up(phone: Phone, tone: Path, workdir: Path, talk_ms: int) -> Sipp:
+    """The phone rings half a second, answers, sends its tone for ``talk_ms`` and hangs up (a transfer's
+    target that ends the call)."""
+    ending = "\n".join(['  <nop><action><exec rtp_stream="pause"/></action></nop>', _in_dialog("BYE", 102),
+                        '  <recv response="200" crlf="true"/>'])
+    scenario = _written(workdir, "callee-hangs-up.xml", _callee_scenario(ending))
+    return Sipp(scenario, phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=talk_ms)

@@ -1,0 +1,188 @@
+"""Blind transfers end to end, with real phones that send SIP REFER (SIPp scenarios in
+``asterisk_rec.testing.transfers``: no Referred-By header, with and without ``Refer-Sub: false``), each
+party sending its own tone. The call stays one call: one row with the chain of transfers, one recording
+whose parts hold, each, both tones of the parties then talking in at least 98 % of their 100 ms windows;
+a party who has not heard the notice and now talks to a recorded user hears it first; a failed transfer
+loses nothing; nothing is left in Asterisk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asterisk_rec.adapters.ari import AriRest
+from asterisk_rec.config import Settings
+from asterisk_rec.testing.capture import RtpCapture
+from asterisk_rec.testing.sipp import (
+    ALICE_DESK,
+    BOB_DESK,
+    CAROL_DESK,
+    OUTSIDE_NUMBER,
+    TRUNK,
+    answer,
+    busy,
+    call,
+    ulaw_tone,
+)
+from asterisk_rec.testing.tones import Audio, tone_windows
+from asterisk_rec.testing.transfers import answer_and_hang_up, answer_and_transfer, call_and_transfer
+from tests.integration.calls import (
+    CALLEE_HZ,
+    CALLER_HZ,
+    Records,
+    Snapshot,
+    assert_nothing_left,
+    assert_notice_before_tone,
+)
+from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.phones import finish
+
+pytestmark = pytest.mark.anyio
+
+TARGET_HZ = 1900  # the transfer's target
+
+
+@pytest.fixture
+async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
+    async with AriRest(settings.ari) as rest:
+        await assert_nothing_left(rest)
+        yield rest
+        await assert_nothing_left(rest)
+
+
+async def transferred_call(records: Records, before: Snapshot, caller: str, transfers: int) -> dict[str, Any]:
+    """The one call row since ``before``, once its chain of ``transfers`` transfers is written."""
+    row = await records.one_call(before, caller=caller, disposition="answered")
+    with anyio.fail_after(10):
+        while len(await _transfers(records, row)) < transfers:  # noqa: ASYNC110 (written by the service)
+            await anyio.sleep(0.2)
+    return row
+
+
+async def _transfers(records: Records, row: dict[str, Any]) -> list[dict[str, Any]]:
+    return await records.rows("SELECT * FROM call_transfers WHERE call_id = %s ORDER BY seq", (row["call_id"],))
+
+
+def parts_in_file(parts: list[list[str]]) -> list[tuple[float, float]]:
+    """Where each recorded part lies in the file (seconds): paused and moved time is not in it."""
+    spans, at = [], 0.0
+    for start, end in parts:
+        length = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        spans.append((at, at + length))
+        at += length
+    return spans
+
+
+def assert_tones_in(audio: Audio, span: tuple[float, float], tones: tuple[int, ...]) -> None:
+    """Each tone in at least 98 % of the 100 ms windows of the part (its first and last window aside:
+    the part's times are the app's, the file's edges Asterisk's)."""
+    first, last = int(span[0] * 10) + 1, int(span[1] * 10) - 1
+    assert last - first >= 10, f"part {span} too short"
+    for tone in tones:
+        flags = tone_windows(audio, tone)[first:last]
+        coverage = sum(flags) / len(flags)
+        assert coverage >= 0.98, f"{tone} Hz in {coverage:.1%} of the windows of part {span}"
+
+
+async def recording_of(records: Records, row: dict[str, Any]) -> tuple[Audio, list[tuple[float, float]]]:
+    (stored,) = await records.rows("SELECT * FROM recordings WHERE call_id = %s AND state = 'stored'",
+                                   (row["call_id"],))
+    audio = await anyio.to_thread.run_sync(records.verified_audio, stored)
+    return audio, parts_in_file(stored["parts"])
+
+
+async def bob_transfers_alice_to_carol(work: Path) -> None:
+    """Alice calls Bob; Bob answers, talks 4 s and transfers her to Carol (he hangs up when told she
+    answered); Carol answers; Alice hangs up 16 s after Bob answered."""
+    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", TARGET_HZ), work / "carol", ring_ms=1000)
+    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", "203", talk_ms=4000,
+                              refer_sub=True)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=16000)
+    await finish(alice, bob, carol)
+
+
+async def alice_transfers_bob_outside(work: Path) -> None:
+    """Alice calls Bob, talks 4 s and transfers him to an outside number (asking for progress: she hangs
+    up when told it was answered); the outside party talks 7 s and hangs up."""
+    outside = answer_and_hang_up(TRUNK, ulaw_tone(work / "outside.ul", TARGET_HZ), work / "outside", talk_ms=7000)
+    bob = answer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", ring_ms=1000)
+    await anyio.sleep(0.3)
+    alice = call_and_transfer(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice",
+                              OUTSIDE_NUMBER, talk_ms=4000, refer_sub=True)
+    await finish(alice, bob, outside)
+
+
+async def bob_transfers_alice_to_busy_carol(work: Path) -> None:
+    """Alice calls Bob; Bob transfers her to Carol, who is busy; told so (NOTIFY 603), Bob takes the call
+    back; Alice hangs up 10 s after Bob answered."""
+    carol = busy(CAROL_DESK, work / "carol")
+    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", "203",
+                              talk_ms=4000, refer_sub=True, stay_on_failure=True)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=10000)
+    await finish(alice, bob, carol)
+
+
+async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_notice(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (recorded always) calls Bob, who transfers her to Carol (``bob_transfers_alice_to_carol``).
+    Carol's devices ring; she answers and hears the notice before Alice's tone (she had not heard it).
+    One row with the chain Bob -> Carol answered; one file: part 1 Alice and Bob, part 2 Alice and Carol."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    capture = RtpCapture(CAROL_DESK.media_port, tmp_path / "carol.pcap")
+    with capture:
+        await bob_transfers_alice_to_carol(tmp_path)
+    row = await transferred_call(records, before, "201", 1)
+    (transfer,) = await _transfers(records, row)
+    assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
+            transfer["outcome"]) == ("blind", "202", "201", "203", "answered")
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+    assert_notice_before_tone(capture.audio(), CALLER_HZ)
+
+
+async def test_the_caller_transfers_a_recorded_callee_to_an_outside_number(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice calls Bob (recorded always: Alice hears the notice) and transfers him to an outside number
+    (``alice_transfers_bob_outside``). The outside party hears the notice first; Bob's conversation with
+    them goes on in the same file (a new snoop on Bob appends to it)."""
+    await set_modes(bob="always")
+    before = await records.snapshot()
+    capture = RtpCapture(TRUNK.media_port, tmp_path / "outside.pcap")
+    with capture:
+        await alice_transfers_bob_outside(tmp_path)
+    row = await transferred_call(records, before, "201", 1)
+    (transfer,) = await _transfers(records, row)
+    assert (transfer["transferor"], transfer["transferee"], transfer["target"], transfer["outcome"]) == (
+        "201", "202", OUTSIDE_NUMBER, "answered")
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    assert_tones_in(audio, parts[1], (CALLEE_HZ, TARGET_HZ))
+    assert_notice_before_tone(capture.audio(), CALLEE_HZ)
+
+
+async def test_a_failed_transfer_keeps_the_parties_and_the_recording_going(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (recorded always) calls Bob, who transfers her to Carol, who is busy
+    (``bob_transfers_alice_to_busy_carol``): Bob takes the call back and they talk on, recorded in the same
+    file (part 2); the chain says busy."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    await bob_transfers_alice_to_busy_carol(tmp_path)
+    row = await transferred_call(records, before, "201", 1)
+    (transfer,) = await _transfers(records, row)
+    assert (transfer["target"], transfer["outcome"]) == ("203", "busy")
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    for part in parts:
+        assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
