@@ -99,6 +99,7 @@ async def recording_of(records: Records, row: dict[str, Any]) -> tuple[Audio, li
 async def bob_transfers_alice_to_carol(work: Path) -> None:
     """Alice calls Bob; Bob answers, talks 4 s and transfers her to Carol (he hangs up when told she
     answered); Carol answers; Alice hangs up 16 s after Bob answered."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", TARGET_HZ), work / "carol", ring_ms=1000)
     bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", "203", talk_ms=4000,
                               refer_sub=True)
@@ -110,6 +111,7 @@ async def bob_transfers_alice_to_carol(work: Path) -> None:
 async def alice_transfers_bob_outside(work: Path) -> None:
     """Alice calls Bob, talks 4 s and transfers him to an outside number (asking for progress: she hangs
     up when told it was answered); the outside party talks 7 s and hangs up."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     outside = answer_and_hang_up(TRUNK, ulaw_tone(work / "outside.ul", TARGET_HZ), work / "outside", talk_ms=7000)
     bob = answer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", ring_ms=1000)
     await anyio.sleep(0.3)
@@ -121,6 +123,7 @@ async def alice_transfers_bob_outside(work: Path) -> None:
 async def bob_transfers_alice_to_busy_carol(work: Path) -> None:
     """Alice calls Bob; Bob transfers her to Carol, who is busy; told so (NOTIFY 603), Bob takes the call
     back; Alice hangs up 10 s after Bob answered."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     carol = busy(CAROL_DESK, work / "carol")
     bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", "203",
                               talk_ms=4000, refer_sub=True, stay_on_failure=True)

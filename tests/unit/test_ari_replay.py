@@ -16,7 +16,8 @@ from asterisk_rec.testing.ari_replay import FIXTURES as FIXTURE_DIR
 from asterisk_rec.testing.ari_replay import Fixture, Replayed, ReplayMismatch, fixtures, run_replay
 
 SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unhold", "feature_code_with_a_pause",
-             "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart")
+             "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart", "blind_transfer_by_the_callee",
+             "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -145,3 +146,54 @@ def test_adopted_call_keeps_its_recording_to_the_end() -> None:
     assert part[0] == entries.parts_in(fixture.known_parts[name])[0][0] and part[1] is not None
     assert result.archive.held == [name] and result.archive.released == [(name, True)]
     assert result.of_kind(entries.CALL_STARTED) == []
+
+
+def transfer_progress(fixture: Fixture) -> list[str]:
+    return [p["states"] for p in commands(fixture, "channels.transfer_progress")]
+
+
+def test_a_blind_transfer_by_the_callee_moves_the_recording_to_the_target() -> None:
+    """Bob's REFER: the transferor's phone is told of progress, then of the answer; the recording is
+    stopped, its snoop hung up, and recorded again (appended to) from a new snoop of the caller once Carol
+    answered and heard the notice; one call, one recording, two parts; the chain written down."""
+    fixture, result = replayed("blind_transfer_by_the_callee")
+    assert transfer_progress(fixture) == ["channel_progress", "channel_answered"]
+    records = commands(fixture, "channels.record")
+    assert [r["ifExists"] for r in records] == ["fail", "append"] and len({r["name"] for r in records}) == 1
+    snoops = [p["snoopId"] for p in commands(fixture, "channels.snoopChannelWithId")]
+    assert len(set(snoops)) == 2
+    assert any(p["playbackId"].endswith("notice-transfer1-callee") for p in commands(fixture, "channels.playWithId"))
+    ended = the_end(result)
+    assert len(parts(ended)) == 2 and not ended["discarded"]
+    (transfer,) = ended["transfers"]
+    assert (transfer["kind"], transfer["by"], transfer["transferee"], transfer["target"], transfer["outcome"]) == (
+        "blind", "202", "201", "203", "answered")
+    assert result.archive.released == [(ended["recording"], True)]
+
+
+def test_a_blind_transfer_by_the_caller_records_the_callee_with_the_outside_party() -> None:
+    """Alice transfers Bob (recorded) to an outside number: the new snoop taps Bob (the party staying), the
+    outside party hears the notice, Bob does not hear it again."""
+    fixture, result = replayed("blind_transfer_by_the_caller_outside")
+    snoops = commands(fixture, "channels.snoopChannelWithId")
+    assert snoops[0]["channelId"] != snoops[1]["channelId"]
+    notices = [p["playbackId"] for p in commands(fixture, "channels.playWithId") if "notice" in p["playbackId"]]
+    assert [n.rsplit("-", 2)[-2:] for n in notices] == [["notice", "caller"], ["transfer1", "callee"]]
+    (transfer,) = the_end(result)["transfers"]
+    assert (transfer["by"], transfer["outcome"]) == ("201", "answered")
+
+
+def test_a_failed_blind_transfer_goes_back_to_the_parties_as_they_were() -> None:
+    """Carol busy: the transferor is told (declined), taken back into the bridge after the recording runs
+    again (appended to), and the chain says busy."""
+    fixture, result = replayed("blind_transfer_to_a_busy_colleague")
+    assert transfer_progress(fixture) == ["channel_progress", "channel_declined"]
+    added = [p["channel"] for p in commands(fixture, "bridges.addChannel")]
+    assert added[-1] == added[1]  # the transferor, back
+    order = [step["command"] for step in fixture.commands()]
+    last_record = max(i for i, c in enumerate(order) if c == "channels.record")
+    assert last_record < max(i for i, c in enumerate(order) if c == "bridges.addChannel")
+    ended = the_end(result)
+    assert len(parts(ended)) == 2
+    assert [t["outcome"] for t in ended["transfers"]] == ["busy"]
+
