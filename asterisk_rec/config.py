@@ -91,6 +91,9 @@ class ServiceSettings:
 
 
 RECORDING_METHODS = ("snoop", "bridge")
+# Who handles a party's REFER: the app (the call stays recorded through it) or Asterisk's core (which takes
+# the transferred party out of the app's bridge: the recording ends there).
+TRANSFER_HANDLING = ("app", "asterisk")
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class CallSettings:
     recording_method: str = "snoop"
     # The time allowed between the digits of the feature code (each organisation sets its code).
     feature_code_digit_seconds: float = 2.0
+    # Who handles a party's transfer (SIP REFER): app (the call stays recorded through it; Asterisk
+    # 22.3 or later) or asterisk (Asterisk's own handling: the recording ends at the transfer).
+    transfers: str = "app"
 
     @property
     def trunk_organisation_names(self) -> frozenset[str]:
@@ -126,6 +132,8 @@ class CallSettings:
 
     def __post_init__(self) -> None:
         self.trunk_plan  # noqa: B018 (checks the trunks once, when the settings are read)
+        if self.transfers not in TRANSFER_HANDLING:
+            raise ConfigError(f"calls.transfers {self.transfers!r}: expected one of {', '.join(TRANSFER_HANDLING)}")
         if self.recording_method not in RECORDING_METHODS:
             raise ConfigError(f"calls.recording_method {self.recording_method!r}: expected one of "
                               f"{', '.join(RECORDING_METHODS)}")

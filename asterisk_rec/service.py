@@ -24,6 +24,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.callflow.trace import AriTrace
+from asterisk_rec.callflow.transfer import refer_sub_false_crashes
 from asterisk_rec.calls.ingest import CdrIngest
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import RetentionSettings, Settings
@@ -129,6 +130,19 @@ async def report(ingest: CdrIngest, archiver: Archiver) -> None:
             log.info("CDRs %s; archive %s, %d pending", ingest.counts, archiver.counts, archiver.pending)
 
 
+async def announce_transfers(ari: AriConnection, settings: Settings) -> None:
+    """Tells the dialplan who handles the callers' transfers (ASTERISK_REC_TRANSFERS), and warns when
+    this Asterisk is one a REFER with Refer-Sub: false crashes while the app handles them."""
+    handling = settings.calls.transfers
+    await ari.rest.request("POST", "asterisk/variable", params={"variable": "ASTERISK_REC_TRANSFERS",
+                                                                 "value": handling})
+    version = (await ari.ping()).version
+    if handling == "app" and refer_sub_false_crashes(version):
+        log.warning("Asterisk %s crashes on a transfer (REFER) with Refer-Sub: false while the app handles "
+                    "transfers (asterisk issue 2021, fixed by pull request 2022): upgrade Asterisk, or set "
+                    "calls.transfers = asterisk if phones send it (recordings then end at a transfer)", version)
+
+
 async def keep_connected(settings: Settings, app: StasisApp) -> None:
     """Holds the Stasis app's WebSocket open; when it drops (Asterisk restarting, a network fault), connects
     again and reconciles. Calls in progress keep their flows: Asterisk keeps their channels meanwhile."""
@@ -137,6 +151,7 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
         try:
             async with AriConnection(settings.ari, settings.service.connect_timeout) as ari:
                 app.control.client = ari.client
+                await announce_transfers(ari, settings)
                 ari.client.event_listeners.setdefault("*", []).append(app.router)
                 await app.reconcile()
                 log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)

@@ -71,11 +71,14 @@ class CallControl:
     async def hangup(self, channel: str, reason: str = "normal") -> None:
         await self._op("channels", "hangup", channelId=channel, reason=reason, gone_ok=True)
 
-    async def create_leg(self, leg: str, endpoint: str, originator: str, call_id: str) -> None:
-        # A REFER from the leg's phone comes to the app (ChannelTransfer), not to Asterisk's own transfer
-        # handling, which would take the party out of the app's bridge and end the recording.
+    async def create_leg(self, leg: str, endpoint: str, originator: str, call_id: str,
+                         transfers_to_the_app: bool = True) -> None:
+        """``transfers_to_the_app``: a REFER from the leg's phone comes to the app (ChannelTransfer), not
+        to Asterisk's own transfer handling, which would take the party out of the app's bridge and end
+        the recording."""
+        variables: dict[str, Any] = {"variables": TRANSFER_TO_THE_APP} if transfers_to_the_app else {}
         await self._op("channels", "create", endpoint=endpoint, app=self.app, appArgs=f"leg,{call_id}",
-                       channelId=leg, originator=originator, variables=TRANSFER_TO_THE_APP)
+                       channelId=leg, originator=originator, **variables)
 
     async def transfer_progress(self, channel: str, state: str) -> None:
         """Tells the transferor's phone how its transfer goes (a NOTIFY, if it asked for them)."""

@@ -72,7 +72,8 @@ class Ringing(Phase):
             self.legs[leg.id] = leg
             try:
                 # It is dialled once it is in the app (its StasisStart): a dial before that gets 409.
-                await flow.control.create_leg(leg.id, target.endpoint, flow.caller, flow.record.call_id)
+                await flow.control.create_leg(leg.id, target.endpoint, flow.caller, flow.record.call_id,
+                                              flow.settings.transfers == "app")
             except AriError as err:
                 await self._unreachable(leg, err)
 

@@ -3,6 +3,7 @@ Asterisk's REFER progress is told for each ending. The call's row shows the chai
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,17 @@ def outcome_of(status: DialStatus) -> TransferOutcome:
     """How the ringing of the target ended, from what the caller of a call would be told."""
     return {DialStatus.ANSWER: TransferOutcome.ANSWERED, DialStatus.BUSY: TransferOutcome.BUSY,
             DialStatus.NOANSWER: TransferOutcome.NO_ANSWER}.get(status, TransferOutcome.UNAVAILABLE)
+
+
+def refer_sub_false_crashes(version: str) -> bool:
+    """Whether this Asterisk is one known to crash on a REFER with ``Refer-Sub: false`` while the app
+    handles transfers (asterisk issue 2021, fixed by pull request 2022): seen on 22.10.1 in the lab, and
+    in the 22.x releases since the app could handle transfers (22.3) that predate the fix."""
+    match = re.match(r"([0-9]+)\.([0-9]+)", version)
+    if match is None:
+        return False
+    major, minor = int(match[1]), int(match[2])
+    return major == 22 and 3 <= minor <= 10
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,31 @@ def test_an_adopted_recording_goes_on_in_its_state() -> None:
     assert state(recording) is RecordingState.PAUSED_BY_USER
     assert recording.toggled_by_user(False, at(4)) is Change.RESUME
     assert recording.parts == [[at(0), at(2)], [at(4), None]]
+
+
+def test_a_transfer_suspends_the_recording_and_appends_to_it_later() -> None:
+    """Suspended by a transfer: the part ends, Asterisk stops it, its finishing does not close it, the file
+    is kept; started again (appended to) it runs a second part; a user's pause is remembered."""
+    recording = running()
+    assert recording.toggled_by_user(False, at(2)) is Change.PAUSE
+    assert recording.suspend(at(3)) and state(recording) is RecordingState.MOVING
+    assert recording.suspended_from is RecordingState.PAUSED_BY_USER
+    recording.finished(at(3.1))
+    assert state(recording) is RecordingState.MOVING and recording.kept and not recording.is_open
+    assert not recording.suspend(at(4))  # nothing open: nothing to stop
+    recording.start()
+    recording.started(at(5))
+    assert state(recording) is RecordingState.RUNNING and recording.parts == [[at(0), at(2)], [at(5), None]]
+
+
+def test_a_suspended_recording_nobody_goes_on_with_is_kept_as_it_is() -> None:
+    """Nobody recorded talks after the transfer: settled, closed, kept; a later transfer to a recorded user
+    may still append to it; a failed restart keeps what was recorded."""
+    recording = running()
+    recording.suspend(at(4))
+    recording.settle(at(5))
+    assert state(recording) is RecordingState.CLOSED and recording.kept and recording.parts == [[at(0), at(4)]]
+    recording.start()
+    assert state(recording) is RecordingState.STARTING
+    recording.failed()
+    assert state(recording) is RecordingState.CLOSED and recording.kept

@@ -1,0 +1,42 @@
+"""What a transfer's ending tells the transferor's phone, and which Asterisk versions a REFER with
+Refer-Sub: false crashes while the app handles transfers (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from asterisk_rec.callflow.transfer import PROGRESS_STATES, TransferOutcome, outcome_of, refer_sub_false_crashes
+from asterisk_rec.config import CallSettings
+from asterisk_rec.errors import ConfigError
+from asterisk_rec.policy import DialStatus
+
+
+def test_every_outcome_tells_the_phone_something_final() -> None:
+    """Answered is a 200 (channel_answered); busy and refused are declined (603); the rest unavailable."""
+    assert set(PROGRESS_STATES) == set(TransferOutcome)
+    assert PROGRESS_STATES[TransferOutcome.ANSWERED] == "channel_answered"
+    assert {PROGRESS_STATES[o] for o in (TransferOutcome.BUSY, TransferOutcome.REFUSED)} == {"channel_declined"}
+
+
+@pytest.mark.parametrize(("status", "outcome"), [
+    (DialStatus.ANSWER, TransferOutcome.ANSWERED), (DialStatus.BUSY, TransferOutcome.BUSY),
+    (DialStatus.NOANSWER, TransferOutcome.NO_ANSWER), (DialStatus.CHANUNAVAIL, TransferOutcome.UNAVAILABLE),
+    (DialStatus.CANCEL, TransferOutcome.UNAVAILABLE)])
+def test_the_targets_ringing_gives_the_transfers_outcome(status: DialStatus, outcome: TransferOutcome) -> None:
+    """As a caller would be told: busy, no answer, else unavailable."""
+    assert outcome_of(status) is outcome
+
+
+@pytest.mark.parametrize(("version", "crashes"), [
+    ("22.10.1+dfsg+~cs6.17.60671434-1", True), ("22.3.0", True), ("22.2.0", False), ("22.11.0", False),
+    ("21.8.0", False), ("", False), ("GIT-master-abc", False), ("２２.１０", False)])
+def test_the_versions_refer_sub_false_crashes(version: str, crashes: bool) -> None:
+    """22.3 to 22.10 (the lab's 22.10.1 crashed); anything unparsable is not claimed to crash."""
+    assert refer_sub_false_crashes(version) is crashes
+
+
+def test_transfer_handling_is_the_app_or_asterisk() -> None:
+    """calls.transfers: app (default) or asterisk; anything else is refused naming the setting."""
+    assert CallSettings().transfers == "app"
+    with pytest.raises(ConfigError, match=r"calls\.transfers 'core'"):
+        CallSettings(transfers="core")
