@@ -38,7 +38,8 @@ class CallControl:
         self.app = app
         self.trace = trace
 
-    async def _op(self, repository: str, operation: str, *, gone_ok: bool = False, **params: Any) -> Any:
+    async def _op(self, repository: str, operation: str, *, gone_ok: bool = False,
+                  gone_statuses: tuple[int, ...] = (404, 409), **params: Any) -> Any:
         trace = self.trace
         traced = trace.command(f"{repository}.{operation}", params) if trace else 0
         try:
@@ -47,7 +48,7 @@ class CallControl:
             status, text = _status(err)
             if trace:
                 trace.answer(traced, status=status, error=text)
-            if gone_ok and status in (404, 409):
+            if gone_ok and status in gone_statuses:
                 log.debug("%s.%s: already gone (%s)", repository, operation, status)
                 return None
             raise AriError(f"ARI {repository}.{operation} failed ({status}): {text}") from err
@@ -142,7 +143,9 @@ class CallControl:
                        absorbDTMF="true" if absorb_dtmf else "false")
 
     async def remove_from_bridge(self, bridge: str, channel: str) -> None:
-        await self._op("bridges", "removeChannel", bridgeId=bridge, channel=channel, gone_ok=True)
+        # A channel already gone is "not found" (400) here, one that left the bridge "not in it" (422).
+        await self._op("bridges", "removeChannel", bridgeId=bridge, channel=channel, gone_ok=True,
+                       gone_statuses=(400, 404, 409, 422))
 
     async def play_on_bridge(self, bridge: str, media: str, playback: str, language: str | None = None) -> None:
         """Everyone in the bridge hears it (and so does a recording of the bridge or of a party's snoop)."""

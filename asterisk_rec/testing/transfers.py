@@ -53,14 +53,17 @@ _OK = """  <send>
   </send>"""
 
 
-def _refer_and_leave(refer_sub: bool, stay_on_failure: bool = False) -> str:
+def _refer_and_leave(refer_sub: bool, stay_on_failure: bool = False, leave_at_once: bool = False) -> str:
     """REFER, the 202, then (with a subscription) the NOTIFYs until a final one, then BYE; with
-    ``stay_on_failure``, a final NOTIFY other than 200 keeps the phone in the call."""
+    ``stay_on_failure``, a final NOTIFY other than 200 keeps the phone in the call; with ``leave_at_once``,
+    the phone hangs up after the first NOTIFY (100 Trying), not waiting for the outcome."""
     refer = _in_dialog("REFER", 101, f"      Refer-To: <sip:[target]@{ASTERISK_SIP}>\n"
                                      f"      Refer-Sub: {'true' if refer_sub else 'false'}\n")
     steps = ['  <nop><action><exec rtp_stream="pause"/></action></nop>', refer,
              '  <recv response="100" optional="true"/>', '  <recv response="202"/>']
-    if refer_sub:
+    if refer_sub and leave_at_once:
+        steps += ['  <recv request="NOTIFY"/>', _OK]
+    elif refer_sub:
         # NOTIFYs report the transfer (100 Trying meanwhile) until one ends the subscription with its final
         # status (200 when the target answered, 503 or 603 else); each is answered 200.
         steps += ['  <label id="1"/>',
@@ -88,6 +91,9 @@ def _refer_and_leave(refer_sub: bool, stay_on_failure: bool = False) -> str:
                       '  <nop next="4"/>']
     steps += ['  <label id="3"/>', _in_dialog("BYE", 102), '  <recv response="200" crlf="true"/>',
               '  <label id="4"/>']
+    if refer_sub and leave_at_once:
+        # Hanging up ends the subscription: Asterisk may still send its last NOTIFY.
+        steps += ['  <recv request="NOTIFY" timeout="3000" ontimeout="5"/>', _OK, '  <label id="5"/>']
     return "\n".join(steps)
 
 
@@ -201,11 +207,12 @@ def _written(workdir: Path, name: str, text: str) -> str:
 
 
 def answer_and_transfer(phone: Phone, tone: Path, workdir: Path, target: str, talk_ms: int,
-                        refer_sub: bool = False, stay_on_failure: bool = False) -> Sipp:
+                        refer_sub: bool = False, stay_on_failure: bool = False, leave_at_once: bool = False) -> Sipp:
     """The phone rings half a second, answers, sends its tone for ``talk_ms``, then refers the caller to
-    ``target`` and hangs up (see the module's docstring; ``stay_on_failure`` needs ``refer_sub``)."""
+    ``target`` and hangs up (see the module's docstring and ``_refer_and_leave``; ``stay_on_failure`` and
+    ``leave_at_once`` need ``refer_sub``)."""
     scenario = _written(workdir, "callee-transfers.xml",
-                        _callee_scenario(_refer_and_leave(refer_sub, stay_on_failure)))
+                        _callee_scenario(_refer_and_leave(refer_sub, stay_on_failure, leave_at_once)))
     return Sipp(scenario, phone, workdir, {"stream": f"{tone},-1,0", "target": target}, pause_ms=talk_ms)
 
 

@@ -48,6 +48,7 @@ from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.phones import finish, talk, unanswered
 from tests.integration.test_transfers import (
     alice_transfers_bob_outside,
+    bob_leaves_alice_with_carol_who_does_not_answer,
     bob_transfers_alice_to_busy_carol,
     bob_transfers_alice_to_carol,
 )
@@ -215,6 +216,7 @@ TRANSFERS = {
     "blind_transfer_by_the_callee": ("alice", bob_transfers_alice_to_carol),
     "blind_transfer_by_the_caller_outside": ("bob", alice_transfers_bob_outside),
     "blind_transfer_to_a_busy_colleague": ("alice", bob_transfers_alice_to_busy_carol),
+    "blind_transfer_rung_back": ("alice", bob_leaves_alice_with_carol_who_does_not_answer),
 }
 
 

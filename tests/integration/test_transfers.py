@@ -27,6 +27,7 @@ from asterisk_rec.testing.sipp import (
     answer,
     busy,
     call,
+    ring_only,
     ulaw_tone,
 )
 from asterisk_rec.testing.tones import Audio, tone_windows
@@ -132,6 +133,21 @@ async def bob_transfers_alice_to_busy_carol(work: Path) -> None:
     await finish(alice, bob, carol)
 
 
+async def bob_leaves_alice_with_carol_who_does_not_answer(work: Path) -> None:
+    """Alice calls Bob; Bob transfers her to Carol and hangs up at the first NOTIFY (100 Trying); Carol's
+    phone rings past the ring time; Bob's phone rings again (the ring back), he answers and they talk until
+    Alice hangs up, 26 s after Bob first answered."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    carol = ring_only(CAROL_DESK, work / "carol")
+    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", "203", talk_ms=4000,
+                              refer_sub=True, leave_at_once=True)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=26000)
+    await finish(bob)
+    bob_again = answer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob-again", ring_ms=1000)
+    await finish(alice, bob_again, carol)
+
+
 async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_notice(
         records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
     """Alice (recorded always) calls Bob, who transfers her to Carol (``bob_transfers_alice_to_carol``).
@@ -189,3 +205,22 @@ async def test_a_failed_transfer_keeps_the_parties_and_the_recording_going(
     assert len(parts) == 2, parts
     for part in parts:
         assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+
+
+async def test_a_transfer_nobody_takes_rings_the_transferor_back(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (recorded always) is transferred by Bob, who hangs up at once, to Carol, who does not answer
+    (``bob_leaves_alice_with_carol_who_does_not_answer``): Bob's devices ring back, he answers, and the
+    recording goes on in the same file; the chain: blind no answer, then the ring back answered."""
+    await set_modes(alice="always")
+    before = await records.snapshot()
+    await bob_leaves_alice_with_carol_who_does_not_answer(tmp_path)
+    row = await transferred_call(records, before, "201", 2)
+    chain = await _transfers(records, row)
+    assert [(t["kind"], t["target"], t["outcome"]) for t in chain] == [
+        ("blind", "203", "no_answer"), ("ring_back", "202", "answered")]
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    for part in parts:
+        assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+

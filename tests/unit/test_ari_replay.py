@@ -17,7 +17,7 @@ from asterisk_rec.testing.ari_replay import Fixture, Replayed, ReplayMismatch, f
 
 SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unhold", "feature_code_with_a_pause",
              "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart", "blind_transfer_by_the_callee",
-             "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague")
+             "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague", "blind_transfer_rung_back")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -196,4 +196,16 @@ def test_a_failed_blind_transfer_goes_back_to_the_parties_as_they_were() -> None
     ended = the_end(result)
     assert len(parts(ended)) == 2
     assert [t["outcome"] for t in ended["transfers"]] == ["busy"]
+
+
+def test_a_transfer_nobody_takes_rings_the_transferor_back() -> None:
+    """The transferor left and the target did not answer: the transferor's devices ring (legs of a second
+    round), the one that answers joins the caller, recorded on in the same file; the chain has both."""
+    fixture, result = replayed("blind_transfer_rung_back")
+    created = [p["channelId"] for p in commands(fixture, "channels.create")]
+    assert any(c.endswith("-t1r1leg0") for c in created) and any(c.endswith("-t1r2leg0") for c in created)
+    ended = the_end(result)
+    assert [(t["kind"], t["outcome"]) for t in ended["transfers"]] == [("blind", "no_answer"),
+                                                                      ("ring_back", "answered")]
+    assert len(parts(ended)) == 2 and result.archive.released == [(ended["recording"], True)]
 
