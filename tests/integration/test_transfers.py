@@ -40,7 +40,7 @@ from tests.integration.calls import (
     assert_nothing_left,
     assert_notice_before_tone,
 )
-from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.conftest import Portal, ServiceProcess, SetModes
 from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
@@ -149,10 +149,11 @@ async def bob_leaves_alice_with_carol_who_does_not_answer(work: Path) -> None:
 
 
 async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_notice(
-        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+        records: Records, ari: AriRest, set_modes: SetModes, portal: Portal, tmp_path: Path) -> None:
     """Alice (recorded always) calls Bob, who transfers her to Carol (``bob_transfers_alice_to_carol``).
     Carol's devices ring; she answers and hears the notice before Alice's tone (she had not heard it).
-    One row with the chain Bob -> Carol answered; one file: part 1 Alice and Bob, part 2 Alice and Carol."""
+    One row with the chain Bob -> Carol answered (in the API and in Reports > Calls); one file: part 1
+    Alice and Bob, part 2 Alice and Carol."""
     await set_modes(alice="always")
     before = await records.snapshot()
     capture = RtpCapture(CAROL_DESK.media_port, tmp_path / "carol.pcap")
@@ -167,6 +168,13 @@ async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_noti
     assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
     assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
     assert_notice_before_tone(capture.audio(), CALLER_HZ)
+    async with portal.api(portal.admin) as api:
+        (listed,) = (await api.get(f"/api/v1/calls/{row['id']}")).json()["transfers"]
+    assert (listed["kind"], listed["transferor"], listed["target"], listed["outcome"]) == (
+        "blind", "202", "203", "answered")
+    async with portal.session(portal.admin) as client:
+        page = (await client.get("/reports/calls")).text
+    assert "Transferred: 202 &rarr; 203 (answered)" in page
 
 
 async def test_the_caller_transfers_a_recorded_callee_to_an_outside_number(
