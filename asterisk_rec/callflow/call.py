@@ -130,6 +130,7 @@ class CallFlow:
         if recording is not None:
             ledger.hold(recording.name)
         flow.answered, flow.bridge, flow.snoop = answered, bridge, snoop
+        flow.party[answered] = flow.callee
         flow.legs[answered] = Leg(answered, DialTarget(answered, None, 0), 0.0, status=DialStatus.ANSWER)
         flow.phase = Talking(flow)
         flow.watch_codes()
