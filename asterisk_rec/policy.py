@@ -91,6 +91,21 @@ def plan_call(caller: User | None, callee: User | None,
     return CallPlan(recorded=recorded, on_demand=on_demand, notices=notices, code_users=code_users)
 
 
+def plan_forwarded(caller: User | None, callee: User, target: User | None) -> CallPlan:
+    """A call to ``callee`` forwarded to ``target`` (a colleague, or a number outside that may be a user's
+    mobile): the two who talk are planned as a call, and the callee's own recording follows the call
+    wherever it is answered (a recorded desk's calls stay recorded, with the notice to the caller)."""
+    plan = plan_call(caller, target)
+    if mode_in_call(callee, Direction.INCOMING, reach_of(caller, callee)) is not RecordingMode.ALWAYS or \
+            callee in plan.recorded:
+        return plan
+    notices = plan.notices
+    if not any(n.to is Side.CALLER for n in notices):
+        notices = (*notices, Notice(to=Side.CALLER, language=callee.language))
+    return CallPlan(recorded=(*plan.recorded, callee), on_demand=plan.on_demand, notices=notices,
+                    code_users=plan.code_users)
+
+
 class CodeAction(StrEnum):
     TOGGLE = "toggle"  # on demand: start the recording, or pause it, or resume it
     REFUSE = "refuse"  # someone in the call is always recorded: it cannot be stopped, a short tone says so

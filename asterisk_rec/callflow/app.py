@@ -211,11 +211,13 @@ class StasisApp:
         """Who a number dialled in the organisation is and what rings: an extension's every device, or an
         outside number (perhaps a user's mobile) over the organisation's trunk, for those who may call out."""
         trunk_out = self.settings.trunk_plan.outgoing(organisation.name).endpoint
-        if number.isdigit() and len(number) <= 10:
+        if number.isascii() and number.isdigit() and len(number) <= 10:
             callee = self.directory.user_by_extension(organisation.id, number)
             if callee is None:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
-            return TransferTarget(number, callee, dial_targets(callee, trunk_out, self.settings.ring_seconds,
+            # With no-answer forwarding, the user's devices ring as long as the user chose.
+            ring = callee.forwarding.no_answer_seconds if callee.forwarding.no_answer else self.settings.ring_seconds
+            return TransferTarget(number, callee, dial_targets(callee, trunk_out, ring,
                                                                self.settings.mobile_ring_seconds))
         if not may_call_out:
             raise CallRefused(f"{Refusal.NOT_A_USER_CALLING_OUT.value}: {number}")

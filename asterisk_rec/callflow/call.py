@@ -223,6 +223,10 @@ class CallFlow:
             await self._through(Transferring(self, talking.transfer, len(self.record.transfers) + 1))
             talking = Talking(self)
 
+    def forwarded_to(self, label: str, user: User | None) -> None:
+        """The callee's forwarding: whoever answers now is the forwarding's destination."""
+        self.callee = Party(label, user)
+
     def new_party(self, channel: str, label: str, user: User | None) -> Party:
         party = self.party[channel] = Party(label, user)
         return party

@@ -68,6 +68,10 @@ class Phase:
 
     async def run(self) -> None:
         await self.begin()
+        await self.loop()
+
+    async def loop(self) -> None:
+        """Events (and timeouts) until the phase is over."""
         while not self.over():
             event = await self.flow.next_event(self.wait())
             if event is None:

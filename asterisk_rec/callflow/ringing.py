@@ -13,8 +13,10 @@ import anyio
 
 from asterisk_rec.callflow.events import Event, channel_id
 from asterisk_rec.callflow.phases import CallPhase, Phase
-from asterisk_rec.errors import AriError
-from asterisk_rec.policy import DialStatus, DialTarget, Side, caller_status, leg_status
+from asterisk_rec.callflow.transfer import TransferKind, TransferOutcome, TransferStep, outcome_of
+from asterisk_rec.directory.models import ForwardWhen
+from asterisk_rec.errors import AriError, AsteriskRecError
+from asterisk_rec.policy import DialStatus, DialTarget, Side, caller_status, leg_status, plan_forwarded
 
 if TYPE_CHECKING:
     from asterisk_rec.callflow.call import CallFlow
@@ -43,6 +45,8 @@ class Ringing(Phase):
         self.ringing_tone: str | None = None
         # This ringing's legs (a transfer rings more later; the call keeps them all in ``flow.legs``).
         self.legs: dict[str, Leg] = {}
+        # The callee's forwarding, once followed (once: a colleague's own forwarding is not followed).
+        self.forward: TransferStep | None = None
 
     @property
     def answered(self) -> str | None:
@@ -60,7 +64,8 @@ class Ringing(Phase):
             flow.party[flow.caller].heard_notice = True
         else:
             await flow.control.ring(flow.caller)
-        await self.ring(flow.targets, "leg")
+        if not await self._forwarded(ForwardWhen.ALWAYS):
+            await self.ring(flow.targets, "leg")
 
     async def ring(self, targets: tuple[DialTarget, ...], prefix: str) -> None:
         """A leg for each target, with the caller as its originator (one LinkedID, the same formats)."""
@@ -89,11 +94,50 @@ class Ringing(Phase):
 
     async def run(self) -> None:
         await super().run()
-        if self.answered is None:
-            await self.flow.back_to_dialplan(caller_status([leg.status for leg in self.legs.values()
-                                                            if leg.status is not None]))
-        elif self.ringing_tone is not None:
+        while self.answered is None:
+            status = caller_status([leg.status for leg in self.legs.values() if leg.status is not None])
+            if self.forward is not None:
+                self.forward.outcome = outcome_of(status)
+            when = {DialStatus.BUSY: ForwardWhen.BUSY, DialStatus.NOANSWER: ForwardWhen.NO_ANSWER}.get(status)
+            if when is None or not await self._forwarded(when):
+                await self.flow.back_to_dialplan(status)
+                return
+            await self.loop()
+        if self.forward is not None:
+            self.forward.outcome, self.forward.answered_at = TransferOutcome.ANSWERED, self.flow.clock()
+        if self.ringing_tone is not None:
             await self.flow.control.stop_playback(self.ringing_tone)
+
+    async def _forwarded(self, when: ForwardWhen) -> bool:
+        """The callee forwards calls ``when``: the destination rings instead (once), the plan becomes the
+        forwarded call's, and a caller who has not heard the notice and now may be recorded hears it."""
+        flow = self.flow
+        callee = flow.callee.user
+        destination = callee.forwarding.to(when) if callee is not None else None
+        if callee is None or destination is None or self.forward is not None:
+            return False
+        try:
+            target = await flow.resolve_transfer(destination, callee)
+        except AsteriskRecError as err:
+            log.warning("call %s: cannot forward to %s: %s", flow.record.call_id, destination, err)
+            return False
+        log.info("call %s: %s forwards (%s) to %s", flow.record.call_id, callee.name, when.value, destination)
+        self.forward = TransferStep(flow.clock(), TransferKind(f"forward_{when.value}"), callee.extension,
+                                    flow.party[flow.caller].label, destination)
+        flow.record.transfers.append(self.forward)
+        flow.plan = plan_forwarded(flow.party[flow.caller].user, callee, target.user)
+        flow.forwarded_to(target.number, target.user)
+        notice = flow.notice_to(Side.CALLER)
+        if notice is not None and not flow.party[flow.caller].heard_notice:
+            if self.ringing_tone is not None:
+                await flow.control.stop_playback(self.ringing_tone)
+                self.ringing_tone = None
+            self.notice_playing = await flow.play(flow.caller, f"sound:{flow.settings.notice_sound}",
+                                                  "notice-caller-forwarded", notice.language)
+            flow.party[flow.caller].heard_notice = True
+        self.legs = {}
+        await self.ring(target.targets, "fwd")
+        return True
 
     async def on_timeout(self) -> None:
         for leg in self._pending():
@@ -107,7 +151,8 @@ class Ringing(Phase):
         self.notice_playing = None
         self.flow.record.notice_finished_at = self.flow.clock()
         if self.answered is None:
-            self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring", "ringing")
+            self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring",
+                                                     "ringing" if self.forward is None else "ringing-forwarded")
 
     def _leg(self, event: Event) -> Leg | None:
         return self.legs.get(channel_id(event) or "")

@@ -15,6 +15,9 @@ from asterisk_rec.policy import DialStatus, DialTarget
 class TransferKind(StrEnum):
     BLIND = "blind"  # REFER without Replaces: the transferor leaves, the target's devices ring
     RING_BACK = "ring_back"  # a blind transfer failed after the transferor left: their devices ring again
+    FORWARD_ALWAYS = "forward_always"  # the callee forwards every call
+    FORWARD_BUSY = "forward_busy"  # every device of the callee was busy
+    FORWARD_NO_ANSWER = "forward_no_answer"  # the callee's devices rang unanswered
 
 
 class TransferOutcome(StrEnum):

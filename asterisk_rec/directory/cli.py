@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
-from asterisk_rec.directory.models import ALL_CALLS, SCOPE_SWITCHES, Organisation, User
+from asterisk_rec.directory.models import ALL_CALLS, SCOPE_SWITCHES, ForwardWhen, Organisation, User
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import InvalidInput
 from asterisk_rec.store.migrate import migrate
@@ -70,6 +70,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = recording.add_parser("list", help="the users with recording on")
     p.add_argument("org")
 
+    forward = commands.add_parser("forward", help="users' call forwarding").add_subparsers(dest="action",
+                                                                                          required=True)
+    p = forward.add_parser("set", help="forward a user's calls always, when busy, or when unanswered")
+    p.add_argument("org")
+    p.add_argument("extension")
+    for switch, when in (("always", "every call (the user's devices do not ring)"),
+                         ("busy", "calls while every device of the user is busy"),
+                         ("no-answer", "calls unanswered for --after seconds")):
+        p.add_argument(f"--{switch}", metavar="DESTINATION",
+                       help=f"an extension or +E.164 number for {when}; \"\" switches it off")
+    p.add_argument("--after", type=int, metavar="SECONDS", help="how long the devices ring first (5 to 120)")
+    p = forward.add_parser("list", help="the users whose calls are forwarded")
+    p.add_argument("org")
+
 
 def describe_user(user: User) -> str:
     devices = ", ".join(f"{d.kind.value} {d.address}" for d in user.devices) or "no devices"
@@ -77,6 +91,15 @@ def describe_user(user: User) -> str:
     scope = user.recording_scope
     calls = "all calls" if scope == ALL_CALLS else "+".join(scope.switched_on)
     return f"{user.extension}\t{user.name}\t{mode}\t{calls}\t{devices}"
+
+
+def describe_forwarding(user: User) -> str:
+    forwarding = user.forwarding
+    rules = [f"{when.value.replace('_', ' ')} -> {forwarding.to(when)}" for when in ForwardWhen
+             if forwarding.to(when)]
+    if forwarding.no_answer:
+        rules[-1] += f" after {forwarding.no_answer_seconds} s"
+    return f"{user.extension}\t{user.name}\t{', '.join(rules) or 'off'}"
 
 
 def describe_organisation(org: Organisation) -> str:
@@ -119,7 +142,17 @@ async def _recording(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
     return [describe_user(u) for u in await store.users(a.org) if u.recording_mode.value != "off"]
 
 
-HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "recording": _recording}
+async def _forward(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "set":
+        if a.always is None and a.busy is None and a.no_answer is None and a.after is None:
+            raise InvalidInput("forward set: give --always, --busy, --no-answer or --after")
+        return [describe_forwarding(await store.set_forwarding(
+            a.org, a.extension, always=a.always, busy=a.busy, no_answer=a.no_answer, no_answer_seconds=a.after))]
+    return [describe_forwarding(u) for u in await store.users(a.org) if u.forwarding.is_on]
+
+
+HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "recording": _recording,
+                                "forward": _forward}
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> list[str]:

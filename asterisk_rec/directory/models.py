@@ -111,6 +111,56 @@ SCOPE_SWITCHES = ("incoming", "outgoing", "internal", "external")
 ALL_CALLS = RecordingScope()
 
 
+class ForwardWhen(StrEnum):
+    ALWAYS = "always"  # every call goes to the destination; the user's devices do not ring
+    BUSY = "busy"  # every device of the user busy
+    NO_ANSWER = "no_answer"  # ringing for ``no_answer_seconds`` unanswered
+
+
+FORWARD_SECONDS = (5, 120)
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """Where a user's calls go instead: each condition's destination (an extension of the organisation or
+    an outside number in E.164), None when off."""
+
+    always: str | None = None
+    busy: str | None = None
+    no_answer: str | None = None
+    no_answer_seconds: int = 20
+
+    def to(self, when: ForwardWhen) -> str | None:
+        return {ForwardWhen.ALWAYS: self.always, ForwardWhen.BUSY: self.busy,
+                ForwardWhen.NO_ANSWER: self.no_answer}[when]
+
+    @property
+    def is_on(self) -> bool:
+        return any((self.always, self.busy, self.no_answer))
+
+
+NO_FORWARDING = Forwarding()
+
+
+def forward_destination(value: str, own_extension: str) -> str | None:
+    """An extension or an E.164 number; empty: off. Not the user's own extension (a loop)."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        if extension(value) == own_extension:
+            raise InvalidInput(f"forwarding to {value}: that is the user's own extension")
+        return value
+    return e164(value)
+
+
+def forward_seconds(value: int) -> int:
+    low, high = FORWARD_SECONDS
+    if not low <= value <= high:
+        raise InvalidInput(f"forwarding after {value} s: expected {low} to {high} seconds")
+    return value
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -122,10 +172,11 @@ class User:
     recording_mode: RecordingMode
     devices: tuple[Device, ...] = field(default=())
     recording_scope: RecordingScope = ALL_CALLS
+    forwarding: Forwarding = NO_FORWARDING
 
 
-_EXTENSION = re.compile(r"\d{2,10}")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_EXTENSION = re.compile(r"[0-9]{2,10}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ENDPOINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

@@ -17,6 +17,8 @@ from asterisk_rec.directory.models import (
     Device,
     DeviceKind,
     FailMode,
+    Forwarding,
+    ForwardWhen,
     Organisation,
     RecordingMode,
     RecordingScope,
@@ -27,6 +29,7 @@ from asterisk_rec.errors import Conflict, NotFound
 _USER_COLUMNS = """
     u.id AS user_id, u.extension, u.name AS user_name, u.email, u.language AS user_language, u.recording_mode,
     u.record_incoming, u.record_outgoing, u.record_internal, u.record_external,
+    u.forward_always, u.forward_busy, u.forward_no_answer, u.forward_no_answer_seconds,
     o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode,
     o.archive_format, o.feature_code
 """
@@ -45,7 +48,9 @@ def _user(row: dict[str, Any], devices: Iterable[Device]) -> User:
     return User(id=row["user_id"], organisation=organisation, extension=row["extension"], name=row["user_name"],
                 email=row["email"], language=row["user_language"],
                 recording_mode=RecordingMode(row["recording_mode"]), devices=tuple(devices),
-                recording_scope=RecordingScope(*(row[f"record_{name}"] for name in SCOPE_SWITCHES)))
+                recording_scope=RecordingScope(*(row[f"record_{name}"] for name in SCOPE_SWITCHES)),
+                forwarding=Forwarding(row["forward_always"], row["forward_busy"], row["forward_no_answer"],
+                                      row["forward_no_answer_seconds"]))
 
 
 class DirectoryStore:
@@ -216,3 +221,29 @@ class DirectoryStore:
                     " record_external = %s WHERE id = %s",
                     (scope.incoming, scope.outgoing, scope.internal, scope.external, user.id))
         return await self.user(organisation, extension)
+
+    # Call forwarding
+
+    async def set_forwarding(self, organisation: str, extension: str, *, always: str | None = None,
+                             busy: str | None = None, no_answer: str | None = None,
+                             no_answer_seconds: int | None = None) -> User:
+        """Each condition's destination (an extension or an E.164 number; "" switches it off; None: as it
+        is) and how long the user's devices ring before no-answer forwarding."""
+        user = await self.user(organisation, extension)
+        current = user.forwarding
+        given = {ForwardWhen.ALWAYS: always, ForwardWhen.BUSY: busy, ForwardWhen.NO_ANSWER: no_answer}
+        chosen = {when: current.to(when) if value is None else models.forward_destination(value, user.extension)
+                  for when, value in given.items()}
+        seconds = current.no_answer_seconds if no_answer_seconds is None else models.forward_seconds(no_answer_seconds)
+        for when, destination in chosen.items():
+            if destination is not None and destination.isdigit() and \
+                    await self.user_by_extension(user.organisation.id, destination) is None:
+                raise NotFound(f"forwarding {when.value} to {destination}: no such extension in {organisation!r}")
+        async with self.db.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE users SET forward_always = %s, forward_busy = %s, forward_no_answer = %s,"
+                " forward_no_answer_seconds = %s WHERE id = %s",
+                (chosen[ForwardWhen.ALWAYS], chosen[ForwardWhen.BUSY], chosen[ForwardWhen.NO_ANSWER], seconds,
+                 user.id))
+        return await self.user(organisation, extension)
+

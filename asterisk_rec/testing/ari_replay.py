@@ -12,6 +12,7 @@ never gives, is a ``ReplayMismatch``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -39,6 +40,7 @@ from asterisk_rec.directory.models import (
     Device,
     DeviceKind,
     FailMode,
+    Forwarding,
     Organisation,
     RecordingMode,
     RecordingScope,
@@ -72,6 +74,7 @@ def directory_json(organisations: list[Organisation], users: list[User]) -> dict
             "users": [{"id": u.id, "organisation": u.organisation.name, "extension": u.extension, "name": u.name,
                        "email": u.email, "language": u.language, "recording_mode": u.recording_mode.value,
                        "recorded_calls": list(u.recording_scope.switched_on),
+                       "forwarding": dataclasses.asdict(u.forwarding),
                        "devices": [{"id": d.id, "kind": d.kind.value, "endpoint": d.endpoint, "number": d.number}
                                    for d in u.devices]} for u in users]}
 
@@ -84,7 +87,8 @@ def directory_of(data: dict[str, Any]) -> DirectorySnapshot:
                   RecordingMode(u["recording_mode"]),
                   tuple(Device(d["id"], DeviceKind(d["kind"]), d["endpoint"], d["number"]) for d in u["devices"]),
                   # Fixtures recorded before the switches existed: every call recorded.
-                  RecordingScope(*(name in u.get("recorded_calls", SCOPE_SWITCHES) for name in SCOPE_SWITCHES)))
+                  RecordingScope(*(name in u.get("recorded_calls", SCOPE_SWITCHES) for name in SCOPE_SWITCHES)),
+                  Forwarding(**u.get("forwarding", {})))
              for u in data["users"]]
     return DirectorySnapshot.of(organisations.values(), users)
 

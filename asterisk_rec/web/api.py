@@ -3,6 +3,7 @@ handlers over the services; its OpenAPI description is at /api/openapi.json."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -50,7 +51,7 @@ class AccountOut(BaseModel):
 
 class TransferOut(BaseModel):
     at: datetime
-    kind: Literal["blind", "ring_back"]
+    kind: Literal["blind", "ring_back", "forward_always", "forward_busy", "forward_no_answer"]
     transferor: str
     transferee: str
     target: str
@@ -100,6 +101,22 @@ class RecordedCalls(BaseModel):
     external: bool = Field(description="calls with anyone else (outside numbers, trunks)")
 
 
+class ForwardingOut(BaseModel):
+    """Where the user's calls go instead (an extension or an E.164 number; null: off)."""
+
+    always: str | None
+    busy: str | None
+    no_answer: str | None
+    no_answer_seconds: int
+
+
+class ForwardingIn(BaseModel):
+    always: str | None = Field(None, max_length=20, description='every call; "" switches it off; left out: as it is')
+    busy: str | None = Field(None, max_length=20, description="while every device of the user is busy")
+    no_answer: str | None = Field(None, max_length=20, description="unanswered for no_answer_seconds")
+    no_answer_seconds: int | None = Field(None, ge=5, le=120)
+
+
 class UserOut(BaseModel):
     extension: str
     name: str
@@ -107,6 +124,7 @@ class UserOut(BaseModel):
     language: str
     recording: Literal["off", "always", "on_demand"]
     recorded_calls: RecordedCalls
+    forwarding: ForwardingOut
     devices: list[DeviceOut]
 
 
@@ -147,6 +165,7 @@ def user_out(user: User) -> UserOut:
                    recording=user.recording_mode.value,
                    recorded_calls=RecordedCalls(**{name: getattr(user.recording_scope, name)
                                                    for name in SCOPE_SWITCHES}),
+                   forwarding=ForwardingOut(**dataclasses.asdict(user.forwarding)),
                    devices=[DeviceOut(kind=d.kind.value, address=d.address) for d in user.devices])
 
 
@@ -225,6 +244,16 @@ async def release(request: Request, account: CurrentAccount, call_id: CallId) ->
 @router.get("/users", summary="The organisation's users (admins)")
 async def users(request: Request, account: CurrentAccount) -> list[UserOut]:
     return [user_out(u) for u in await context(request).recording_settings.users(account)]
+
+
+@router.put("/users/{extension}/forwarding", summary="Forward a user's calls (admins)")
+async def forward_user(request: Request, account: CurrentAccount, extension: Extension,
+                       body: ForwardingIn) -> UserOut:
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise InvalidInput("give always, busy, no_answer or no_answer_seconds")
+    return user_out(await context(request).recording_settings.set_forwarding(account, extension, changes,
+                                                                             remote_address(request)))
 
 
 @router.get("/recording/users", summary="The users with recording on (admins)")

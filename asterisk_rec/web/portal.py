@@ -210,6 +210,23 @@ async def set_recorded_calls(request: Request, extension: str, csrf: Csrf,
     return RedirectResponse("/settings/recording", status_code=303)
 
 
+@router.post("/settings/forwarding/{extension}")
+async def set_forwarding(request: Request, extension: str, csrf: Csrf,
+                         always: Annotated[str, Form(max_length=20)] = "",
+                         busy: Annotated[str, Form(max_length=20)] = "",
+                         no_answer: Annotated[str, Form(max_length=20)] = "",
+                         no_answer_seconds: Annotated[str, Form(max_length=5)] = "20") -> Response:
+    """A user's row in Settings > Call forwarding: an empty destination switches that condition off."""
+    account = await page_account(request)
+    check_csrf(request, csrf)
+    if not (no_answer_seconds.isascii() and no_answer_seconds.isdigit()):
+        raise InvalidInput(f"forwarding after {no_answer_seconds!r}: expected 5 to 120 seconds")
+    await context(request).recording_settings.set_forwarding(
+        account, extension, {"always": always, "busy": busy, "no_answer": no_answer,
+                             "no_answer_seconds": int(no_answer_seconds)}, remote_address(request))
+    return RedirectResponse("/settings/recording", status_code=303)
+
+
 @router.post("/settings/recording/{extension}/remove")
 async def remove_recorded_user(request: Request, extension: str, csrf: Csrf) -> Response:
     account = await page_account(request)
@@ -233,7 +250,7 @@ async def _settings_page(request: Request, account: Account, **extra: Any) -> Re
     return render(request, "recording_settings.html", account, status_code=extra.pop("status_code", 200),
                   recorded=[u for u in everyone if u.recording_mode.value != "off"],
                   candidates=[u for u in everyone if u.recording_mode.value == "off"],
-                  switches=SCOPE_SWITCHES,
+                  switches=SCOPE_SWITCHES, everyone=everyone,
                   retention=await web.retention.retention(account.organisation_name), **extra)
 
 

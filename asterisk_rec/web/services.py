@@ -3,6 +3,9 @@ recorded, and how, changed by an admin and audited."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from asterisk_rec.accounts.access import only_admins
 from asterisk_rec.accounts.audit import AuditLog
 from asterisk_rec.accounts.store import Account
@@ -28,6 +31,17 @@ class RecordingSettingsService:
     async def set_mode(self, account: Account, extension: str, mode: str, remote_address: str) -> User:
         """``+`` (always or on demand) and ``x`` (off) in Settings."""
         return await self.set_recording(account, extension, mode, {}, remote_address)
+
+    async def set_forwarding(self, account: Account, extension: str, changes: dict[str, Any],
+                             remote_address: str) -> User:
+        """Settings > Call forwarding: each condition's destination ("" off, left out: as it is) and the
+        no-answer time, audited."""
+        only_admins(account)
+        before = await self.directory.user(account.organisation_name, extension)
+        user = await self.directory.set_forwarding(account.organisation_name, extension, **changes)
+        await self.audit.write(account, account.organisation_id, "forwarding_set", f"user {extension}",
+                               {"from": asdict(before.forwarding), "to": asdict(user.forwarding)}, remote_address)
+        return user
 
     async def set_recording(self, account: Account, extension: str, mode: str | None,
                             switches: dict[str, bool | None], remote_address: str) -> User:
