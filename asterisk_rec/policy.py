@@ -106,6 +106,36 @@ def plan_forwarded(caller: User | None, callee: User, target: User | None) -> Ca
                     code_users=plan.code_users)
 
 
+@dataclass(frozen=True)
+class Pickup:
+    """A pickup code dialled: any ringing call of the picker's group, or (directed) one user's."""
+
+    group: str | None = None
+    extension: str | None = None
+
+
+def pickup_of(number: str, picker: User) -> Pickup | None:
+    """What a number a user dialled picks up, if it is one of the organisation's pickup codes."""
+    organisation = picker.organisation
+    if number == organisation.pickup_code:
+        return Pickup(group=picker.pickup_group) if picker.pickup_group else None
+    prefix = organisation.directed_pickup_prefix
+    rest = number[len(prefix):]
+    if number.startswith(prefix) and rest.isascii() and rest.isdigit() and 2 <= len(rest) <= 10:
+        return Pickup(extension=rest)
+    return None
+
+
+def may_pick_up(pickup: Pickup, picker: User, callee: User | None) -> bool:
+    """A ringing call is the picker's to take: the callee is another user of the picker's organisation, in
+    the picker's group (group pickup) or with the extension dialled (directed)."""
+    if callee is None or callee.id == picker.id or callee.organisation.id != picker.organisation.id:
+        return False
+    if pickup.extension is not None:
+        return callee.extension == pickup.extension
+    return pickup.group is not None and callee.pickup_group == pickup.group
+
+
 class CodeAction(StrEnum):
     TOGGLE = "toggle"  # on demand: start the recording, or pause it, or resume it
     REFUSE = "refuse"  # someone in the call is always recorded: it cannot be stopped, a short tone says so

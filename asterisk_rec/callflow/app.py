@@ -16,6 +16,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.inbox import EventRouter
 from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.callflow.phases import CallPhase
 from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.callflow.talking import PAUSED_VARIABLE
 from asterisk_rec.callflow.transfer import TransferTarget
@@ -25,7 +26,17 @@ from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.errors import AsteriskRecError, CallRefused, InvalidInput, NotFound
-from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, dial_targets, external_target, plan_call
+from asterisk_rec.policy import (
+    CallPlan,
+    DialStatus,
+    DialTarget,
+    Pickup,
+    dial_targets,
+    external_target,
+    may_pick_up,
+    pickup_of,
+    plan_call,
+)
 from asterisk_rec.recording.naming import new_call_id, parse_recording_name, recording_name
 
 log = logging.getLogger(__name__)
@@ -241,7 +252,30 @@ class StasisApp:
         except AsteriskRecError as err:
             log.error("cannot hand %s back to the dialplan: %s", channel, err)
 
+    def _picker(self, channel: Event, number: str) -> tuple[User, Pickup] | None:
+        """A user's device dialling one of their organisation's pickup codes."""
+        endpoint = endpoint_of(channel["name"])
+        if endpoint is None or self.settings.trunk_plan.named(endpoint) is not None:
+            return None
+        picker = self.directory.user_by_device(endpoint=endpoint)
+        pickup = pickup_of(number, picker) if picker is not None else None
+        return (picker, pickup) if picker is not None and pickup is not None else None
+
+    async def _pick_up(self, channel: Event, picker: User, pickup: Pickup) -> None:
+        """Hands the picker's channel to the longest-ringing call it may take, or back to the dialplan."""
+        ringing = [flow for flow in self.active.values() if flow.phase.kind is CallPhase.RINGING
+                   and flow.answered is None and may_pick_up(pickup, picker, flow.callee.user)]
+        if not ringing:
+            log.info("%s dialled a pickup code: no ringing call to pick up", picker.name)
+            await self._hand_back(channel["id"], DialStatus.CHANUNAVAIL)
+            return
+        ringing[0].pick_up(channel, picker)
+
     async def handle_call(self, channel: Event, number: str, organisation_name: str) -> None:
+        picking = self._picker(channel, number)
+        if picking is not None:
+            await self._pick_up(channel, *picking)
+            return
         call_id = self.call_ids()
         record = CallRecord(call_id=call_id, caller_channel=channel["id"])
         try:

@@ -101,6 +101,8 @@ class CallFlow:
         self.resolve_transfer = resolve_transfer
         # Transferors who left the bridge; hung up at the end if still there.
         self.departing: list[str] = []
+        # A picking user's channel came in through the dialplan: it is answered when it joins.
+        self.to_answer: set[str] = set()
         self.gone: set[str] = set()
         self.plan = plan
         self.targets = targets
@@ -222,6 +224,12 @@ class CallFlow:
                 return
             await self._through(Transferring(self, talking.transfer, len(self.record.transfers) + 1))
             talking = Talking(self)
+
+    def pick_up(self, channel: Event, picker: User) -> None:
+        """Another user dialled a pickup code for this ringing call: their channel is this call's from now
+        on; Ringing connects it (or hands it back, if someone answered first)."""
+        self.claim("channel", channel["id"])
+        self.inbox.deliver({"type": "PickupRequested", "channel": channel, "picker": picker})
 
     def forwarded_to(self, label: str, user: User | None) -> None:
         """The callee's forwarding: whoever answers now is the forwarding's destination."""

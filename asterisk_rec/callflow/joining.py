@@ -37,6 +37,8 @@ class Joining(Phase):
             flow.record.notice_finished_at = flow.clock()
         if not flow.caller_answered:
             await flow.control.answer(flow.caller)
+        if answered in flow.to_answer:
+            await flow.control.answer(answered)
         flow.bridge = flow.object_id("bridge")
         flow.claim("bridge", flow.bridge)
         await flow.control.create_bridge(flow.bridge)

@@ -154,6 +154,34 @@ class Ringing(Phase):
             self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring",
                                                      "ringing" if self.forward is None else "ringing-forwarded")
 
+    async def on_PickupRequested(self, event: Event) -> None:
+        """A user's pickup code: their channel answers the call, the ringing devices stop; both the
+        callee's and the picker's policies apply; the chain says who answered."""
+        flow, channel, picker = self.flow, event["channel"]["id"], event["picker"]
+        if self.answered is not None or (self.forward is not None and self.forward.outcome is not None):
+            log.info("call %s: picked up by %s too late: answered already", flow.record.call_id, picker.name)
+            await flow.control.set_variable(channel, "ASTERISK_REC_DIALSTATUS", DialStatus.CHANUNAVAIL.value)
+            await flow.control.continue_in_dialplan(channel)
+            return
+        log.info("call %s: picked up by %s", flow.record.call_id, picker.name)
+        # Its own CDR would make a second call row: the call's CDRs have it as the answering party.
+        await flow.control.set_variable(channel, "CDR_PROP(disable)", "1")
+        await flow.control.tag_call(channel, flow.record.call_id)
+        flow.legs[channel] = Leg(channel, DialTarget(event["channel"]["name"], None, 0), 0.0,
+                                 status=DialStatus.ANSWER)
+        flow.to_answer.add(channel)
+        flow.answered = channel
+        for other in self._pending():
+            other.status = DialStatus.CANCEL
+            await flow.control.hangup(other.id, "answered_elsewhere")
+        callee = flow.callee.user
+        flow.record.transfers.append(TransferStep(flow.clock(), TransferKind.PICKUP, picker.extension,
+                                                  flow.party[flow.caller].label, flow.callee.label,
+                                                  TransferOutcome.ANSWERED, flow.clock()))
+        if callee is not None:
+            flow.plan = plan_forwarded(flow.party[flow.caller].user, callee, picker)
+        flow.forwarded_to(picker.extension, picker)
+
     def _leg(self, event: Event) -> Leg | None:
         return self.legs.get(channel_id(event) or "")
 

@@ -18,6 +18,7 @@ class TransferKind(StrEnum):
     FORWARD_ALWAYS = "forward_always"  # the callee forwards every call
     FORWARD_BUSY = "forward_busy"  # every device of the callee was busy
     FORWARD_NO_ANSWER = "forward_no_answer"  # the callee's devices rang unanswered
+    PICKUP = "pickup"  # another user answered the ringing call with a pickup code
 
 
 class TransferOutcome(StrEnum):

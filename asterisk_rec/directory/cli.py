@@ -31,6 +31,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--fail-mode")
     p.add_argument("--archive-format", help="wav, flac, opus or mp3: the format of new archived recordings")
     p.add_argument("--feature-code", help="what on-demand users dial during a call to switch recording (*1)")
+    p.add_argument("--pickup-code", help="what a user dials to answer a ringing call of their pickup group (*8)")
+    p.add_argument("--directed-pickup-prefix",
+                   help="dialled before an extension to answer that user's ringing call (**)")
     org.add_parser("list", help="list organisations")
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="action", required=True)
@@ -84,6 +87,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = forward.add_parser("list", help="the users whose calls are forwarded")
     p.add_argument("org")
 
+    pickup = commands.add_parser("pickup", help="call pickup groups").add_subparsers(dest="action", required=True)
+    p = pickup.add_parser("set", help="put a user in a pickup group (\"\": in none)")
+    p.add_argument("org")
+    p.add_argument("extension")
+    p.add_argument("group")
+    p = pickup.add_parser("list", help="the users in pickup groups")
+    p.add_argument("org")
+
 
 def describe_user(user: User) -> str:
     devices = ", ".join(f"{d.kind.value} {d.address}" for d in user.devices) or "no devices"
@@ -104,7 +115,8 @@ def describe_forwarding(user: User) -> str:
 
 def describe_organisation(org: Organisation) -> str:
     return (f"{org.name}\t{org.time_zone}\t{org.language}\tfail {org.fail_mode.value}"
-            f"\tarchive {org.archive_format.value}\tcode {org.feature_code}")
+            f"\tarchive {org.archive_format.value}\tcode {org.feature_code}"
+            f"\tpickup {org.pickup_code} {org.directed_pickup_prefix}<ext>")
 
 
 async def _org(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
@@ -113,7 +125,8 @@ async def _org(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
     if a.action == "set":
         org = await store.update_organisation(a.name, time_zone=a.time_zone, language=a.language,
                                               fail_mode=a.fail_mode, archive_format=a.archive_format,
-                                              feature_code=a.feature_code)
+                                              feature_code=a.feature_code, pickup_code=a.pickup_code,
+                                              directed_pickup_prefix=a.directed_pickup_prefix)
         return [describe_organisation(org)]
     return [describe_organisation(o) for o in await store.organisations()]
 
@@ -151,8 +164,16 @@ async def _forward(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
     return [describe_forwarding(u) for u in await store.users(a.org) if u.forwarding.is_on]
 
 
+async def _pickup(store: DirectoryStore, a: argparse.Namespace) -> list[str]:
+    if a.action == "set":
+        users = [await store.set_pickup_group(a.org, a.extension, a.group)]
+    else:
+        users = [u for u in await store.users(a.org) if u.pickup_group]
+    return [f"{u.extension}\t{u.name}\t{u.pickup_group or 'no group'}" for u in users]
+
+
 HANDLERS: dict[str, Handler] = {"org": _org, "user": _user, "device": _device, "recording": _recording,
-                                "forward": _forward}
+                                "forward": _forward, "pickup": _pickup}
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> list[str]:

@@ -50,6 +50,9 @@ class Organisation:
     fail_mode: FailMode
     archive_format: ArchiveFormat = ArchiveFormat.MP3
     feature_code: str = "*1"
+    # Dialled to answer a ringing call of one's pickup group; the prefix and an extension: that user's.
+    pickup_code: str = "*8"
+    directed_pickup_prefix: str = "**"
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class User:
     devices: tuple[Device, ...] = field(default=())
     recording_scope: RecordingScope = ALL_CALLS
     forwarding: Forwarding = NO_FORWARDING
+    pickup_group: str | None = None
 
 
 _EXTENSION = re.compile(r"[0-9]{2,10}")

@@ -31,7 +31,7 @@ _USER_COLUMNS = """
     u.record_incoming, u.record_outgoing, u.record_internal, u.record_external,
     u.forward_always, u.forward_busy, u.forward_no_answer, u.forward_no_answer_seconds,
     o.id AS org_id, o.name AS org_name, o.time_zone, o.language AS org_language, o.fail_mode,
-    o.archive_format, o.feature_code
+    o.archive_format, o.feature_code, o.pickup_code, o.directed_pickup_prefix, u.pickup_group
 """
 
 
@@ -40,6 +40,7 @@ def _organisation(row: dict[str, Any], prefix: str = "") -> Organisation:
         id=row[f"{prefix}id"], name=row[f"{prefix}name"], time_zone=row["time_zone"],
         language=row[f"{prefix}language"], fail_mode=FailMode(row["fail_mode"]),
         archive_format=ArchiveFormat(row["archive_format"]), feature_code=row["feature_code"],
+        pickup_code=row["pickup_code"], directed_pickup_prefix=row["directed_pickup_prefix"],
     )
 
 
@@ -50,7 +51,8 @@ def _user(row: dict[str, Any], devices: Iterable[Device]) -> User:
                 recording_mode=RecordingMode(row["recording_mode"]), devices=tuple(devices),
                 recording_scope=RecordingScope(*(row[f"record_{name}"] for name in SCOPE_SWITCHES)),
                 forwarding=Forwarding(row["forward_always"], row["forward_busy"], row["forward_no_answer"],
-                                      row["forward_no_answer_seconds"]))
+                                      row["forward_no_answer_seconds"]),
+                pickup_group=row["pickup_group"])
 
 
 class DirectoryStore:
@@ -76,17 +78,21 @@ class DirectoryStore:
 
     async def update_organisation(self, name: str, *, time_zone: str | None = None, language: str | None = None,
                                   fail_mode: str | None = None, archive_format: str | None = None,
-                                  feature_code: str | None = None) -> Organisation:
+                                  feature_code: str | None = None, pickup_code: str | None = None,
+                                  directed_pickup_prefix: str | None = None) -> Organisation:
         current = await self.organisation(name)
         async with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "UPDATE organisations SET time_zone = %s, language = %s, fail_mode = %s, archive_format = %s,"
-                " feature_code = %s WHERE id = %s RETURNING *",
+                " feature_code = %s, pickup_code = %s, directed_pickup_prefix = %s WHERE id = %s RETURNING *",
                 (models.time_zone(time_zone) if time_zone else current.time_zone,
                  models.language(language) if language else current.language,
                  models.fail_mode(fail_mode).value if fail_mode else current.fail_mode.value,
                  models.archive_format(archive_format).value if archive_format else current.archive_format.value,
                  models.feature_code(feature_code) if feature_code else current.feature_code,
+                 models.feature_code(pickup_code) if pickup_code else current.pickup_code,
+                 models.feature_code(directed_pickup_prefix) if directed_pickup_prefix
+                 else current.directed_pickup_prefix,
                  current.id))
             row = await cur.fetchone()
         assert row is not None
@@ -245,5 +251,16 @@ class DirectoryStore:
                 " forward_no_answer_seconds = %s WHERE id = %s",
                 (chosen[ForwardWhen.ALWAYS], chosen[ForwardWhen.BUSY], chosen[ForwardWhen.NO_ANSWER], seconds,
                  user.id))
+        return await self.user(organisation, extension)
+
+    # Call pickup
+
+    async def set_pickup_group(self, organisation: str, extension: str, group: str) -> User:
+        """The user's pickup group ("" : none): its members answer each other's ringing calls with the
+        organisation's pickup code."""
+        user = await self.user(organisation, extension)
+        value = models.name(group, "pickup group") if group.strip() else None
+        async with self.db.pool.connection() as conn:
+            await conn.execute("UPDATE users SET pickup_group = %s WHERE id = %s", (value, user.id))
         return await self.user(organisation, extension)
 

@@ -145,7 +145,7 @@ def _callee_scenario(ending: str) -> str:
 """
 
 
-def _caller_scenario(refer_sub: bool, stay_on_failure: bool) -> str:
+def _caller_scenario(ending: str) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="lab caller that transfers">
   <nop><action>
@@ -193,7 +193,7 @@ def _caller_scenario(refer_sub: bool, stay_on_failure: bool) -> str:
   </send>
   <nop><action><exec rtp_stream="[stream]"/></action></nop>
   <pause/>
-{_refer_and_leave(refer_sub, stay_on_failure)}
+{ending}
   <timewait milliseconds="500"/>
 </scenario>
 """
@@ -220,7 +220,7 @@ def call_and_transfer(phone: Phone, number: str, tone: Path, workdir: Path, targ
                       refer_sub: bool = False, stay_on_failure: bool = False) -> Sipp:
     """The phone calls ``number``, sends its tone for ``talk_ms`` once answered, then refers the callee
     to ``target`` and hangs up."""
-    scenario = _written(workdir, "caller-transfers.xml", _caller_scenario(refer_sub, stay_on_failure))
+    scenario = _written(workdir, "caller-transfers.xml", _caller_scenario(_refer_and_leave(refer_sub, stay_on_failure)))
     return Sipp(scenario, phone, workdir, {"caller": phone.endpoint, "stream": f"{tone},-1,0", "target": target,
                                            "trunk": phone.trunk_header},
                 pause_ms=talk_ms, remote=ASTERISK_SIP, service=number)
@@ -233,3 +233,14 @@ def answer_and_hang_up(phone: Phone, tone: Path, workdir: Path, talk_ms: int) ->
                         '  <recv response="200" crlf="true"/>'])
     scenario = _written(workdir, "callee-hangs-up.xml", _callee_scenario(ending))
     return Sipp(scenario, phone, workdir, {"stream": f"{tone},-1,0"}, pause_ms=talk_ms)
+
+
+def call_until_hung_up(phone: Phone, number: str, tone: Path, workdir: Path) -> Sipp:
+    """The phone calls ``number`` and, once answered, sends its tone until the other side hangs up (a
+    picking phone, say)."""
+    ending = "\n".join(['  <recv request="BYE"/>', '  <nop><action><exec rtp_stream="pause"/></action></nop>', _OK])
+    scenario = _written(workdir, "caller-waits.xml", _caller_scenario(ending))
+    return Sipp(scenario, phone, workdir, {"caller": phone.endpoint, "stream": f"{tone},-1,0", "target": "-",
+                                           "trunk": phone.trunk_header}, pause_ms=0, remote=ASTERISK_SIP,
+                service=number)
+

@@ -51,7 +51,7 @@ class AccountOut(BaseModel):
 
 class TransferOut(BaseModel):
     at: datetime
-    kind: Literal["blind", "ring_back", "forward_always", "forward_busy", "forward_no_answer"]
+    kind: Literal["blind", "ring_back", "forward_always", "forward_busy", "forward_no_answer", "pickup"]
     transferor: str
     transferee: str
     target: str

@@ -33,6 +33,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "transfer_forward_always": ("Doorgeschakeld", "Forwarded"),
     "transfer_forward_busy": ("Doorgeschakeld (in gesprek)", "Forwarded (busy)"),
     "transfer_forward_no_answer": ("Doorgeschakeld (geen antwoord)", "Forwarded (no answer)"),
+    "transfer_pickup": ("Aangenomen door", "Picked up by"),
     "transfer_blind": ("Doorverbonden", "Transferred"),
     "transfer_ring_back": ("Teruggebeld", "Rung back"),
     "transfer_answered": ("beantwoord", "answered"),

@@ -1,5 +1,6 @@
-"""Call forwarding's rules (pure): where a user's calls go, what a destination may be, and who is
-recorded when a call is forwarded (the callee's own recording follows the call)."""
+"""Call forwarding's and pickup's rules (pure): where a user's calls go, what a destination may be, who
+is recorded when a call is forwarded (the callee's own recording follows the call), and which ringing
+calls a pickup code may take."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from asterisk_rec.directory.models import (
     forward_seconds,
 )
 from asterisk_rec.errors import InvalidInput
-from asterisk_rec.policy import Notice, Side, plan_forwarded
+from asterisk_rec.policy import Notice, Pickup, Side, may_pick_up, pickup_of, plan_forwarded
 
 ACME = Organisation(id=1, name="Acme", time_zone="Europe/Amsterdam", language="nl", fail_mode=FailMode.OPEN)
 
@@ -77,3 +78,20 @@ def test_the_colleagues_own_policy_applies_too() -> None:
     assert set(plan.recorded) == {alice, bob, carol}
     assert sorted(n.to.value for n in plan.notices) == ["callee", "caller"]
     assert not plan_forwarded(None, user("202", RecordingMode.ON_DEMAND), None).records
+
+
+def test_pickup_codes_name_a_group_or_one_user() -> None:
+    """The organisation's pickup code picks up the picker's group (none without a group); the directed
+    prefix and an extension that user; anything else is no pickup."""
+    carol = User(id=203, organisation=ACME, extension="203", name="C", email=None, language="nl",
+                 recording_mode=RecordingMode.OFF, pickup_group="sales")
+    bob = User(id=202, organisation=ACME, extension="202", name="B", email=None, language="nl",
+               recording_mode=RecordingMode.OFF, pickup_group="sales")
+    dave = user("204", RecordingMode.OFF)
+    assert pickup_of("*8", carol) == Pickup(group="sales") and pickup_of("*8", dave) is None
+    assert pickup_of("**202", dave) == Pickup(extension="202")
+    for number in ("**", "**2", "**\uff12\uff10\uff12", "*9", "202", "**202x"):
+        assert pickup_of(number, dave) is None, number
+    assert may_pick_up(Pickup(group="sales"), carol, bob) and not may_pick_up(Pickup(group="sales"), carol, dave)
+    assert may_pick_up(Pickup(extension="202"), dave, bob) and not may_pick_up(Pickup(extension="202"), bob, bob)
+    assert not may_pick_up(Pickup(extension="202"), dave, None)
