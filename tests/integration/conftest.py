@@ -25,6 +25,7 @@ from aiosmtpd.smtp import Envelope
 
 from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.ami import AmiConnection
+from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory.models import SCOPE_SWITCHES
@@ -32,7 +33,7 @@ from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict
 from asterisk_rec.lab import LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
-from tests.integration.calls import Records
+from tests.integration.calls import Records, assert_nothing_left
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -312,3 +313,28 @@ async def ami_events(settings: Settings) -> AsyncIterator[AmiEvents]:
     async with AmiConnection(settings.ami) as ami:
         ami.on_event("UserEvent", events)
         yield events
+
+
+@pytest.fixture
+async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
+    """ARI's REST API, with nothing left in Asterisk before the test and after it."""
+    async with AriRest(settings.ari) as rest:
+        await assert_nothing_left(rest)
+        yield rest
+        await assert_nothing_left(rest)
+
+
+DirectoryChange = Callable[[Callable[[DirectoryStore], Awaitable[object]]], Awaitable[None]]
+
+
+@pytest.fixture
+def directory_change(settings: Settings, service: ServiceProcess) -> DirectoryChange:
+    """Makes a change to the directory and waits until the service has loaded it."""
+    async def change(make: Callable[[DirectoryStore], Awaitable[object]]) -> None:
+        offset = service.log_size()
+        async with Database(settings.database, max_size=1) as db:
+            await make(DirectoryStore(db))
+        service.wait_for_log("directory loaded", within=10, after=offset)
+
+    return change
+

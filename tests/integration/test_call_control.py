@@ -6,7 +6,6 @@ archived file linked to it by call id, its SHA-256 verified."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +46,6 @@ from tests.integration.phones import finish, talk, unanswered
 pytestmark = pytest.mark.anyio
 
 
-
-@pytest.fixture
-async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
-    async with AriRest(settings.ari) as rest:
-        await assert_nothing_left(rest)
-        yield rest
-        await assert_nothing_left(rest)
 
 
 async def recorded_call(tmp_path: Path, caller: Phone, number: str, callee: Phone, *,

@@ -16,9 +16,6 @@ import anyio
 import pytest
 
 from asterisk_rec.adapters.ari import AriRest
-from asterisk_rec.adapters.db import Database
-from asterisk_rec.config import Settings
-from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.capture import RtpCapture
 from asterisk_rec.testing.sipp import (
@@ -38,10 +35,9 @@ from tests.integration.calls import (
     CALLER_HZ,
     Records,
     assert_both_tones,
-    assert_nothing_left,
     assert_notice_before_tone,
 )
-from tests.integration.conftest import Portal, ServiceProcess, SetModes
+from tests.integration.conftest import DirectoryChange, Portal, SetModes
 from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
@@ -49,23 +45,13 @@ pytestmark = pytest.mark.anyio
 Forward = Callable[..., Awaitable[None]]
 
 
-@pytest.fixture
-async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
-    async with AriRest(settings.ari) as rest:
-        await assert_nothing_left(rest)
-        yield rest
-        await assert_nothing_left(rest)
-
 
 @pytest.fixture
-async def forward(settings: Settings, service: ServiceProcess) -> AsyncIterator[Forward]:
+async def forward(directory_change: DirectoryChange) -> AsyncIterator[Forward]:
     """Sets Bob's (202) forwarding for one test, and waits until the service's directory has it; off after."""
 
     async def apply(**rules: Any) -> None:
-        offset = service.log_size()
-        async with Database(settings.database, max_size=1) as db:
-            await DirectoryStore(db).set_forwarding(LAB_ORGANISATION, "202", **rules)
-        service.wait_for_log("directory loaded", within=10, after=offset)
+        await directory_change(lambda store: store.set_forwarding(LAB_ORGANISATION, "202", **rules))
 
     yield apply
     await apply(always="", busy="", no_answer="", no_answer_seconds=20)

@@ -13,37 +13,27 @@ import anyio
 import pytest
 
 from asterisk_rec.adapters.ari import AriRest
-from asterisk_rec.adapters.db import Database
-from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, DAVE_DESK, Phone, call, ring_only, ulaw_tone
 from asterisk_rec.testing.transfers import call_until_hung_up
-from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, assert_both_tones, assert_nothing_left
-from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, assert_both_tones
+from tests.integration.conftest import DirectoryChange, SetModes
 from tests.integration.phones import finish, unanswered
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
-    async with AriRest(settings.ari) as rest:
-        await assert_nothing_left(rest)
-        yield rest
-        await assert_nothing_left(rest)
-
 
 @pytest.fixture
-async def sales_group(settings: Settings, service: ServiceProcess) -> AsyncIterator[None]:
+async def sales_group(directory_change: DirectoryChange) -> AsyncIterator[None]:
     """Bob and Carol in the pickup group "sales" for one test (in the service's directory too)."""
     async def put(group: str) -> None:
-        offset = service.log_size()
-        async with Database(settings.database, max_size=1) as db:
-            store = DirectoryStore(db)
+        async def both(store: DirectoryStore) -> None:
             for extension in ("202", "203"):
                 await store.set_pickup_group(LAB_ORGANISATION, extension, group)
-        service.wait_for_log("directory loaded", within=10, after=offset)
+
+        await directory_change(both)
 
     await put("sales")
     yield

@@ -7,7 +7,6 @@ loses nothing; nothing is left in Asterisk."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import anyio
 import pytest
 
 from asterisk_rec.adapters.ari import AriRest
-from asterisk_rec.config import Settings
 from asterisk_rec.testing.capture import RtpCapture
 from asterisk_rec.testing.sipp import (
     ALICE_DESK,
@@ -37,23 +35,15 @@ from tests.integration.calls import (
     CALLER_HZ,
     Records,
     Snapshot,
-    assert_nothing_left,
     assert_notice_before_tone,
 )
-from tests.integration.conftest import Portal, ServiceProcess, SetModes
+from tests.integration.conftest import Portal, SetModes
 from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
 
 TARGET_HZ = 1900  # the transfer's target
 
-
-@pytest.fixture
-async def ari(settings: Settings, service: ServiceProcess) -> AsyncIterator[AriRest]:
-    async with AriRest(settings.ari) as rest:
-        await assert_nothing_left(rest)
-        yield rest
-        await assert_nothing_left(rest)
 
 
 async def transferred_call(records: Records, before: Snapshot, caller: str, transfers: int) -> dict[str, Any]:
