@@ -174,6 +174,9 @@ EOF
     put /etc/asterisk/features.conf <<EOF
 [general]
 featuredigittimeout = 2000
+; chan_pjsip answers a call to pickupexten (default *8) with Asterisk's own pickup before the dialplan
+; sees it: the organisations' pickup codes must reach asterisk-rec, so none is Asterisk's.
+pickupexten = *8*8*8*8*8*8*8*8
 
 [featuremap]
 automixmon => *1

@@ -30,6 +30,7 @@ from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
 from asterisk_rec.errors import AriError, NotFound
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side
+from asterisk_rec.recording.naming import recording_name
 
 if TYPE_CHECKING:
     from asterisk_rec.callflow.ledger import CallLedger
@@ -230,6 +231,15 @@ class CallFlow:
         on; Ringing connects it (or hands it back, if someone answered first)."""
         self.claim("channel", channel["id"])
         self.inbox.deliver({"type": "PickupRequested", "channel": channel, "picker": picker})
+
+    def planned_recording(self) -> Recording | None:
+        """The call's recording, made now if the plan records and it has none yet (the plan changed: a
+        forwarding, a pickup, a transfer brought a recorded user in)."""
+        if self.record.recording is None and self.plan.records:
+            organisation_id = self.plan.recorded[0].organisation.id
+            self.record.recording = Recording(recording_name(organisation_id, self.record.call_id, self.clock()),
+                                              organisation_id, self.record.call_id)
+        return self.record.recording
 
     def forwarded_to(self, label: str, user: User | None) -> None:
         """The callee's forwarding: whoever answers now is the forwarding's destination."""

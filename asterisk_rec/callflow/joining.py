@@ -44,8 +44,9 @@ class Joining(Phase):
         await flow.control.create_bridge(flow.bridge)
         flow.watch_codes()
         await flow.control.add_to_bridge(flow.bridge, flow.caller, absorb_dtmf=flow.caller in flow.codes)
-        if flow.recording is not None:
-            await flow.start_recording(flow.recording)
+        recording = flow.planned_recording()
+        if recording is not None:
+            await flow.start_recording(recording)
         await flow.control.add_to_bridge(flow.bridge, answered, absorb_dtmf=answered in flow.codes)
         await flow.wait_for("ChannelEnteredBridge", answered)
         flow.record.joined_at = flow.clock()

@@ -30,7 +30,6 @@ from asterisk_rec.callflow.transfer import (
 from asterisk_rec.directory.models import Direction
 from asterisk_rec.errors import AsteriskRecError
 from asterisk_rec.policy import Side, caller_status, plan_call
-from asterisk_rec.recording.naming import recording_name
 
 if TYPE_CHECKING:
     from asterisk_rec.callflow.call import CallFlow, Party
@@ -200,10 +199,8 @@ class Transferring(Ringing):
         carried = recording is not None and recording.suspended_from is not None and \
             any(user in self.prior_plan.on_demand for user in plan.on_demand)
         if plan.records or carried:
-            if recording is None:
-                organisation_id = plan.recorded[0].organisation.id
-                recording = Recording(recording_name(organisation_id, flow.record.call_id, flow.clock()),
-                                      organisation_id, flow.record.call_id)
+            recording = flow.planned_recording()
+            assert recording is not None
             await self._resume(recording)
         elif recording is not None:
             recording.settle(flow.clock())
