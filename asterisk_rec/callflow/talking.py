@@ -128,6 +128,11 @@ class Talking(Phase):
                 await flow.control.play_on_bridge(flow.bridge, f"sound:{flow.settings.notice_sound}", playback,
                                                   user.language)
             return
+        if recording.state is RecordingState.MOVING:
+            # Paused by the user before a transfer: the code resumes it, appended to its file.
+            await flow.start_recording(recording, append=True)
+            recording.suspended_from = None
+            return
         await flow.apply(recording.toggled_by_user(bool(self.held), flow.clock()))
         if recording.is_open:
             # For a restarted service adopting the call.

@@ -211,13 +211,13 @@ class Transferring(Ringing):
                  ", recording" if flow.recording is not None and flow.recording.is_open else "")
 
     async def _resume(self, recording: Recording) -> None:
-        """Records again (into the same file, if there is one), paused if the user had paused it."""
+        """Records again (into the same file, if there is one); one the user had paused stays suspended
+        until the user's code resumes it (Talking), nobody else recording it."""
         flow = self.flow
-        paused = recording.suspended_from is RecordingState.PAUSED_BY_USER and not flow.plan.records
+        if recording.suspended_from is RecordingState.PAUSED_BY_USER and not flow.plan.records:
+            return
         await flow.start_recording(recording, append=recording.asked)
         recording.suspended_from = None
-        if paused and recording.is_open:
-            await flow.apply(recording.toggled_by_user(False, flow.clock()))
 
     async def _notices(self, transferee: Party, answered: Party, leg: str) -> None:
         """The notice, at once, to each who has not heard it and now talks to a recorded user."""

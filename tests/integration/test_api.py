@@ -42,6 +42,8 @@ EXERCISED = {
     # test_accounts.py:
     ("get", "/api/v1/accounts"), ("put", "/api/v1/accounts/{account_id}/disabled"),
     ("delete", "/api/v1/accounts/{account_id}"),
+    # test_forwarding.py:
+    ("put", "/api/v1/users/{extension}/forwarding"),
 }
 
 

@@ -25,6 +25,7 @@ from asterisk_rec.testing.sipp import (
     answer,
     busy,
     call,
+    call_with_codes,
     ring_only,
     ulaw_tone,
 )
@@ -33,6 +34,7 @@ from asterisk_rec.testing.transfers import answer_and_hang_up, answer_and_transf
 from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
+    TARGET_HZ,
     Records,
     Snapshot,
     assert_notice_before_tone,
@@ -41,8 +43,6 @@ from tests.integration.conftest import Portal, SetModes
 from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
-
-TARGET_HZ = 1900  # the transfer's target
 
 
 
@@ -221,4 +221,44 @@ async def test_a_transfer_nobody_takes_rings_the_transferor_back(
     assert len(parts) == 2, parts
     for part in parts:
         assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+
+
+async def test_a_transfer_to_a_recorded_user_records_from_then_on_after_the_notice(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Nobody recorded in Alice's call to Bob; Bob transfers her to Carol (recorded always): Alice hears
+    the notice before Carol's tone (played into the bridge while she waits), and the call is recorded
+    from then on: one part, Alice and Carol."""
+    await set_modes(carol="always")
+    before = await records.snapshot()
+    capture = RtpCapture(ALICE_DESK.media_port, tmp_path / "alice.pcap")
+    with capture:
+        await bob_transfers_alice_to_carol(tmp_path)
+    row = await transferred_call(records, before, "201", 1)
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 1, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, TARGET_HZ))
+    assert tone_windows(audio, CALLEE_HZ).count(True) <= 2  # nothing of Bob: he was not recorded
+    assert_notice_before_tone(capture.audio(), TARGET_HZ)
+
+
+async def test_an_on_demand_users_pause_carries_over_the_transfer(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Alice (on demand) switches recording on (2 s) and pauses it (9 s); Bob transfers her to Carol (11 s);
+    the recording stays paused with Carol until Alice resumes it (17 s): two parts, Alice and Bob, then
+    Alice and Carol (each checked where Alice's phone sent its tone: it pauses it to send digits)."""
+    await set_modes(alice="on demand")
+    before = await records.snapshot()
+    work = tmp_path
+    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", TARGET_HZ, 30), work / "carol", ring_ms=1000)
+    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ, 30), work / "bob", "203",
+                              talk_ms=11000, refer_sub=True)
+    await anyio.sleep(0.3)
+    alice = call_with_codes(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ, 30), work / "alice",
+                            22000, [(2000, "*1,150"), (9000, "*1,150"), (17000, "*1,150")])
+    await finish(alice, bob, carol)
+    row = await transferred_call(records, before, "201", 1)
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    assert_tones_in(audio, (parts[0][0] + 2.5, parts[0][1] - 1), (CALLER_HZ, CALLEE_HZ))  # after the notice
+    assert_tones_in(audio, (parts[1][0] + 1, parts[1][1]), (CALLER_HZ, TARGET_HZ))
 
