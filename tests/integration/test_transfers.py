@@ -17,6 +17,7 @@ import pytest
 from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.testing.capture import RtpCapture
 from asterisk_rec.testing.sipp import (
+    ALICE_APP,
     ALICE_DESK,
     BOB_DESK,
     CAROL_DESK,
@@ -100,13 +101,13 @@ async def bob_transfers_alice_to_carol(work: Path) -> None:
 
 
 async def alice_transfers_bob_outside(work: Path) -> None:
-    """Alice calls Bob, talks 4 s and transfers him to an outside number (asking for progress: she hangs
-    up when told it was answered); the outside party talks 7 s and hangs up."""
+    """Alice calls Bob from her softphone app, talks 4 s and transfers him to an outside number (asking
+    for progress: she hangs up when told it was answered); the outside party talks 7 s and hangs up."""
     await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     outside = answer_and_hang_up(TRUNK, ulaw_tone(work / "outside.ul", TARGET_HZ), work / "outside", talk_ms=7000)
     bob = answer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ), work / "bob", ring_ms=1000)
     await anyio.sleep(0.3)
-    alice = call_and_transfer(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice",
+    alice = call_and_transfer(ALICE_APP, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice",
                               OUTSIDE_NUMBER, talk_ms=4000, refer_sub=True)
     await finish(alice, bob, outside)
 
@@ -259,6 +260,6 @@ async def test_an_on_demand_users_pause_carries_over_the_transfer(
     row = await transferred_call(records, before, "201", 1)
     audio, parts = await recording_of(records, row)
     assert len(parts) == 2, parts
-    assert_tones_in(audio, (parts[0][0] + 2.5, parts[0][1] - 1), (CALLER_HZ, CALLEE_HZ))  # after the notice
+    assert_tones_in(audio, (parts[0][0] + 3, parts[0][1] - 1), (CALLER_HZ, CALLEE_HZ))  # after the notice
     assert_tones_in(audio, (parts[1][0] + 1, parts[1][1]), (CALLER_HZ, TARGET_HZ))
 
