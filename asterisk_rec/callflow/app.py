@@ -19,7 +19,7 @@ from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.callflow.phases import CallPhase
 from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.callflow.talking import PAUSED_VARIABLE
-from asterisk_rec.callflow.transfer import TransferTarget
+from asterisk_rec.callflow.transfer import Destination
 from asterisk_rec.calls.summary import AppCall, app_direction
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.config import CallSettings
@@ -218,7 +218,7 @@ class StasisApp:
         destination = self._destination(organisation, number, may_call_outside(who))
         return Parties(caller, destination.user, destination.targets, organisation, from_trunk)
 
-    def _destination(self, organisation: Organisation, number: str, may_call_out: bool) -> TransferTarget:
+    def _destination(self, organisation: Organisation, number: str, may_call_out: bool) -> Destination:
         """Who a number dialled in the organisation is and what rings: an extension's every device, or an
         outside number (perhaps a user's mobile) over the organisation's trunk, for those who may call out."""
         trunk_out = self.settings.trunk_plan.outgoing(organisation.name).endpoint
@@ -228,18 +228,18 @@ class StasisApp:
                 raise NotFound(f"no extension {number} in {organisation.name!r}")
             # With no-answer forwarding, the user's devices ring as long as the user chose.
             ring = callee.forwarding.no_answer_seconds if callee.forwarding.no_answer else self.settings.ring_seconds
-            return TransferTarget(number, callee, dial_targets(callee, trunk_out, ring,
+            return Destination(number, callee, dial_targets(callee, trunk_out, ring,
                                                                self.settings.mobile_ring_seconds))
         if not may_call_out:
             raise CallRefused(f"{Refusal.NOT_A_USER_CALLING_OUT.value}: {number}")
         outside = models.e164(number if number.startswith("+") else f"+{number.lstrip('0')}")
-        return TransferTarget(outside, self.directory.user_by_device(number=outside),
+        return Destination(outside, self.directory.user_by_device(number=outside),
                               (external_target(outside, trunk_out, self.settings.ring_seconds),))
 
     def _transfers_in(self, organisation: Organisation) -> TransferResolver:
         """Where the call's transfers may go: the organisation's extensions; outside numbers only for a
         transferor who is one of its users (as for calling out)."""
-        async def resolve(number: str, transferor: User | None) -> TransferTarget:
+        async def resolve(number: str, transferor: User | None) -> Destination:
             may_call_out = transferor is not None and transferor.organisation.id == organisation.id
             return self._destination(organisation, number, may_call_out)
 

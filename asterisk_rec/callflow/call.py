@@ -24,7 +24,7 @@ from asterisk_rec.callflow.phases import CallPhase, EndReason, PartyGone, Phase
 from asterisk_rec.callflow.recording import Change, Recording
 from asterisk_rec.callflow.ringing import Leg, Ringing
 from asterisk_rec.callflow.talking import Talking
-from asterisk_rec.callflow.transfer import TransferStep, TransferTarget
+from asterisk_rec.callflow.transfer import Destination, TransferStep
 from asterisk_rec.callflow.transferring import TransferFailed, Transferring
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
@@ -45,10 +45,10 @@ RECORDING_VARIABLE = "ASTERISK_REC_RECORDING"
 Clock = Callable[[], datetime]
 # Where a transfer to a number goes, for the transferor (a user, or None): raises AsteriskRecError when
 # the transferor may not send the call there.
-TransferResolver = Callable[[str, User | None], Awaitable[TransferTarget]]
+TransferResolver = Callable[[str, User | None], Awaitable[Destination]]
 
 
-async def no_transfers(number: str, transferor: User | None) -> TransferTarget:
+async def no_transfers(number: str, transferor: User | None) -> Destination:
     raise NotFound(f"transfers are not taken in this call ({number})")
 
 

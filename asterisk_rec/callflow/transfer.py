@@ -59,8 +59,9 @@ def refer_sub_false_crashes(version: str) -> bool:
 
 
 @dataclass(frozen=True)
-class TransferTarget:
-    """Where a transfer goes: the user (if the number is one) and what rings."""
+class Destination:
+    """Where a number dialled (a call, a transfer, a forwarding) goes: the user it is, if any, and what
+    rings."""
 
     number: str
     user: User | None

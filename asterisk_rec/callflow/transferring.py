@@ -21,10 +21,10 @@ from asterisk_rec.callflow.recording import Recording, RecordingState
 from asterisk_rec.callflow.ringing import Ringing
 from asterisk_rec.callflow.transfer import (
     PROGRESS_STATES,
+    Destination,
     TransferKind,
     TransferOutcome,
     TransferStep,
-    TransferTarget,
     outcome_of,
 )
 from asterisk_rec.directory.models import Direction
@@ -54,7 +54,7 @@ class Transferring(Ringing):
         self.prior_plan = flow.plan
         self.round = 0
         self.step: TransferStep | None = None
-        self.target: TransferTarget | None = None
+        self.target: Destination | None = None
         self.refused = False
         self.failed = False
         self.transferor_gone = False
@@ -103,7 +103,7 @@ class Transferring(Ringing):
         self.refused = True
         await self._progress(PROGRESS_STATES[TransferOutcome.REFUSED])
 
-    async def _ring_round(self, target: TransferTarget) -> None:
+    async def _ring_round(self, target: Destination) -> None:
         self.round += 1
         self.target = target
         self.legs = {}

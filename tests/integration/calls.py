@@ -90,6 +90,14 @@ class Records:
                 assert not [r for r in rows if r["name"] not in before.stored], f"recordings made: {rows}"
                 await anyio.sleep(0.1)
 
+    async def chain(self, row: dict[str, Any], count: int = 1, within: float = 10) -> list[dict[str, Any]]:
+        """The call's transfers, forwardings and pickups in order, once ``count`` of them are written."""
+        with anyio.fail_after(within):
+            while len(found := await self.rows(  # noqa: ASYNC110 (written by the service)
+                    "SELECT * FROM call_transfers WHERE call_id = %s ORDER BY seq", (row["call_id"],))) < count:
+                await anyio.sleep(0.2)
+        return found
+
     async def calls_since(self, before: Snapshot) -> list[dict[str, Any]]:
         return await self.rows("SELECT * FROM calls WHERE started_at >= %s ORDER BY started_at, id",
                                 (before.since,))

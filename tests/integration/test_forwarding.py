@@ -59,11 +59,7 @@ async def forward(directory_change: DirectoryChange) -> AsyncIterator[Forward]:
 
 async def forwarded_row(records: Records, before: Any, kind: str, target: str) -> dict[str, Any]:
     row = await records.one_call(before, caller="201", callee="202", disposition="answered")
-    with anyio.fail_after(10):
-        while not (chain := await records.rows(  # noqa: ASYNC110 (written by the service)
-                "SELECT * FROM call_transfers WHERE call_id = %s", (row["call_id"],))):
-            await anyio.sleep(0.2)
-    assert [(t["kind"], t["transferor"], t["target"], t["outcome"]) for t in chain] == [
+    assert [(t["kind"], t["transferor"], t["target"], t["outcome"]) for t in await records.chain(row)] == [
         (kind, "202", target, "answered")]
     return row
 

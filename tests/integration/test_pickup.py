@@ -53,11 +53,7 @@ async def picked_up(tmp_path: Path, picker: Phone, code: str) -> None:
 
 async def assert_picked_by(records: Records, before: Any, extension: str) -> None:
     row = await records.one_call(before, caller="201", callee="202", disposition="answered")
-    with anyio.fail_after(10):
-        while not (chain := await records.rows(  # noqa: ASYNC110 (written by the service)
-                "SELECT * FROM call_transfers WHERE call_id = %s", (row["call_id"],))):
-            await anyio.sleep(0.2)
-    assert [(t["kind"], t["transferor"], t["target"], t["outcome"]) for t in chain] == [
+    assert [(t["kind"], t["transferor"], t["target"], t["outcome"]) for t in await records.chain(row)] == [
         ("pickup", extension, "202", "answered")]
     assert_both_tones(await records.new_recording(before, linked_to=row))
 

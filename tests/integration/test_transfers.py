@@ -50,14 +50,8 @@ pytestmark = pytest.mark.anyio
 async def transferred_call(records: Records, before: Snapshot, caller: str, transfers: int) -> dict[str, Any]:
     """The one call row since ``before``, once its chain of ``transfers`` transfers is written."""
     row = await records.one_call(before, caller=caller, disposition="answered")
-    with anyio.fail_after(10):
-        while len(await _transfers(records, row)) < transfers:  # noqa: ASYNC110 (written by the service)
-            await anyio.sleep(0.2)
+    await records.chain(row, transfers)
     return row
-
-
-async def _transfers(records: Records, row: dict[str, Any]) -> list[dict[str, Any]]:
-    return await records.rows("SELECT * FROM call_transfers WHERE call_id = %s ORDER BY seq", (row["call_id"],))
 
 
 def parts_in_file(parts: list[list[str]]) -> list[tuple[float, float]]:
@@ -151,7 +145,7 @@ async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_noti
     with capture:
         await bob_transfers_alice_to_carol(tmp_path)
     row = await transferred_call(records, before, "201", 1)
-    (transfer,) = await _transfers(records, row)
+    (transfer,) = await records.chain(row)
     assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
             transfer["outcome"]) == ("blind", "202", "201", "203", "answered")
     audio, parts = await recording_of(records, row)
@@ -179,7 +173,7 @@ async def test_the_caller_transfers_a_recorded_callee_to_an_outside_number(
     with capture:
         await alice_transfers_bob_outside(tmp_path)
     row = await transferred_call(records, before, "201", 1)
-    (transfer,) = await _transfers(records, row)
+    (transfer,) = await records.chain(row)
     assert (transfer["transferor"], transfer["transferee"], transfer["target"], transfer["outcome"]) == (
         "201", "202", OUTSIDE_NUMBER, "answered")
     audio, parts = await recording_of(records, row)
@@ -198,7 +192,7 @@ async def test_a_failed_transfer_keeps_the_parties_and_the_recording_going(
     before = await records.snapshot()
     await bob_transfers_alice_to_busy_carol(tmp_path)
     row = await transferred_call(records, before, "201", 1)
-    (transfer,) = await _transfers(records, row)
+    (transfer,) = await records.chain(row)
     assert (transfer["target"], transfer["outcome"]) == ("203", "busy")
     audio, parts = await recording_of(records, row)
     assert len(parts) == 2, parts
@@ -215,7 +209,7 @@ async def test_a_transfer_nobody_takes_rings_the_transferor_back(
     before = await records.snapshot()
     await bob_leaves_alice_with_carol_who_does_not_answer(tmp_path)
     row = await transferred_call(records, before, "201", 2)
-    chain = await _transfers(records, row)
+    chain = await records.chain(row)
     assert [(t["kind"], t["target"], t["outcome"]) for t in chain] == [
         ("blind", "203", "no_answer"), ("ring_back", "202", "answered")]
     audio, parts = await recording_of(records, row)
