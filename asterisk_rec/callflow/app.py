@@ -245,6 +245,10 @@ class StasisApp:
 
         return resolve
 
+    def _call_talking_on(self, channel: str) -> CallFlow | None:
+        """The call one of whose two talking parties is on ``channel`` (an attended transfer's consultation)."""
+        return next((flow for flow in self.active.values() if channel in (flow.caller, flow.answered)), None)
+
     async def _hand_back(self, channel: str, status: DialStatus) -> None:
         try:
             await self.control.set_variable(channel, "ASTERISK_REC_DIALSTATUS", status.value)
@@ -310,7 +314,7 @@ class StasisApp:
         flow = CallFlow(self.control, self.router, self.settings, self.ledger, channel, plan, parties.targets,
                         record, parties.organisation_ids, self.clock,
                         (Party(app_call.caller, parties.caller), Party(app_call.callee, parties.callee)),
-                        self._transfers_in(parties.organisation))
+                        self._transfers_in(parties.organisation), self._call_talking_on)
         await self._conduct(call_id, flow, flow.run)
 
     @staticmethod

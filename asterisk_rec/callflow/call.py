@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from asterisk_rec.callflow.attended import AttendedTransferring
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.ending import Ending
 from asterisk_rec.callflow.events import GONE, Event, channel_id
@@ -24,7 +25,7 @@ from asterisk_rec.callflow.phases import CallPhase, EndReason, PartyGone, Phase
 from asterisk_rec.callflow.recording import Change, Recording
 from asterisk_rec.callflow.ringing import Leg, Ringing
 from asterisk_rec.callflow.talking import Talking
-from asterisk_rec.callflow.transfer import Destination, TransferStep
+from asterisk_rec.callflow.transfer import Destination, TransferStep, is_attended
 from asterisk_rec.callflow.transferring import TransferFailed, Transferring
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
@@ -46,10 +47,16 @@ Clock = Callable[[], datetime]
 # Where a transfer to a number goes, for the transferor (a user, or None): raises AsteriskRecError when
 # the transferor may not send the call there.
 TransferResolver = Callable[[str, User | None], Awaitable[Destination]]
+# The call one of whose talking parties is on a channel (an attended transfer's consultation), if any.
+CallFinder = Callable[[str], "CallFlow | None"]
 
 
 async def no_transfers(number: str, transferor: User | None) -> Destination:
     raise NotFound(f"transfers are not taken in this call ({number})")
+
+
+def no_calls(channel: str) -> CallFlow | None:
+    return None
 
 
 def now() -> datetime:
@@ -85,8 +92,8 @@ class CallFlow:
     def __init__(self, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
                  caller: Event, plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
                  owners: tuple[int, ...] = (), clock: Clock = now,
-                 parties: tuple[Party, Party] | None = None, resolve_transfer: TransferResolver = no_transfers
-                 ) -> None:
+                 parties: tuple[Party, Party] | None = None, resolve_transfer: TransferResolver = no_transfers,
+                 find_call: CallFinder = no_calls) -> None:
         self.control = control
         self.ledger = ledger
         self.owners = owners
@@ -100,6 +107,9 @@ class CallFlow:
         caller_party, self.callee = parties or (Party("", None), Party("", None))
         self.party: dict[str, Party] = {self.caller: caller_party}
         self.resolve_transfer = resolve_transfer
+        self.find_call = find_call
+        # Parties an attended transfer took into another call: no longer this call's to hang up.
+        self.handed_over: set[str] = set()
         # Transferors who left the bridge; hung up at the end if still there.
         self.departing: list[str] = []
         # A picking user's channel came in through the dialplan: it is answered when it joins.
@@ -166,7 +176,8 @@ class CallFlow:
             recording.finished(self.clock())
         if event["type"] in GONE:
             self.gone.add(channel_id(event) or "")
-        if event["type"] in GONE and self.phase.kind is not CallPhase.ENDING:
+        if event["type"] in GONE and self.phase.kind is not CallPhase.ENDING and \
+                channel_id(event) not in self.handed_over:
             gone = channel_id(event)
             if gone == self.caller:
                 raise PartyGone(Side.CALLER)
@@ -223,7 +234,8 @@ class CallFlow:
             await self._through(talking)
             if talking.transfer is None:
                 return
-            await self._through(Transferring(self, talking.transfer, len(self.record.transfers) + 1))
+            transferring = AttendedTransferring if is_attended(talking.transfer) else Transferring
+            await self._through(transferring(self, talking.transfer, len(self.record.transfers) + 1))
             talking = Talking(self)
 
     def pick_up(self, channel: Event, picker: User) -> None:
@@ -231,6 +243,24 @@ class CallFlow:
         on; Ringing connects it (or hands it back, if someone answered first)."""
         self.claim("channel", channel["id"])
         self.inbox.deliver({"type": "PickupRequested", "channel": channel, "picker": picker})
+
+    def hand_over(self, replaced: str, into: str) -> tuple[str, Party, str | None] | None:
+        """An attended transfer in call ``into`` replaces this call's ``replaced`` channel (the transferor,
+        consulting): the party talking to it moves to that call. Returns its channel, the party (who may
+        have heard the notice) and the bridge it is in; None unless this call is talking. This call lets
+        go of the party at once and ends (its recording is kept: it was a call of its own)."""
+        if not isinstance(self.phase, Talking) or self.answered is None or replaced not in (self.caller,
+                                                                                           self.answered):
+            return None
+        moving = self.answered if replaced == self.caller else self.caller
+        self.handed_over.add(moving)
+        self.legs.pop(moving, None)
+        self.codes.pop(moving, None)
+        self.ended_by = EndReason.MERGED
+        log.info("call %s: an attended transfer takes %s into call %s", self.record.call_id,
+                 self.party[moving].label, into)
+        self.inbox.deliver({"type": "HandedOver", "channel": {"id": moving}, "into": into})
+        return moving, self.party[moving], self.bridge
 
     def planned_recording(self) -> Recording | None:
         """The call's recording, made now if the plan records and it has none yet (the plan changed: a
@@ -275,7 +305,8 @@ class CallFlow:
     def live_channels(self) -> list[str]:
         """The call's channels that should still exist in Asterisk."""
         channels = [leg.id for leg in self.legs.values() if not leg.destroyed]
-        if self.ended_by not in (EndReason.CALLER_HUNG_UP, EndReason.UNANSWERED):
+        if self.ended_by not in (EndReason.CALLER_HUNG_UP, EndReason.UNANSWERED) and \
+                self.caller not in self.handed_over:
             channels.append(self.caller)
         if self.snoop is not None:
             channels.append(self.snoop)

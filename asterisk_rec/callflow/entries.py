@@ -69,7 +69,7 @@ def call_ended(record: CallRecord) -> dict[str, Any]:
 def transfer_out(step: TransferStep) -> dict[str, Any]:
     return {"at": _time(step.at), "kind": step.kind.value, "by": step.by, "transferee": step.transferee,
             "target": step.target, "outcome": (step.outcome or TransferOutcome.ABANDONED).value,
-            "answered_at": _time(step.answered_at)}
+            "answered_at": _time(step.answered_at), "consultation": step.consultation}
 
 
 def transfers_in(payload: dict[str, Any]) -> list[CallTransfer]:
@@ -80,7 +80,8 @@ def transfers_in(payload: dict[str, Any]) -> list[CallTransfer]:
         assert at is not None
         found.append(CallTransfer(at=at, kind=item["kind"], transferor=item["by"], transferee=item["transferee"],
                                   target=item["target"], outcome=item["outcome"],
-                                  answered_at=_parse(item["answered_at"])))
+                                  answered_at=_parse(item["answered_at"]),
+                                  consultation=item.get("consultation")))
     return found
 
 

@@ -33,6 +33,7 @@ class EndReason(Enum):
     UNANSWERED = "nobody answered: back to the dialplan"
     FAULT = "a fault"
     TRANSFER_FAILED = "nobody took the transferred call"
+    MERGED = "an attended transfer took its party into another call"
 
 
 class PartyGone(Exception):

@@ -36,16 +36,22 @@ class Talking(Phase):
         super().__init__(flow)
         self.held: set[str] = set()
         self.presses: dict[str, KeyPresses] = {}
-        # A party's blind transfer (Asterisk's ChannelTransfer): the call goes on in Transferring.
+        # A party's transfer (Asterisk's ChannelTransfer): the call goes on in Transferring.
         self.transfer: Event | None = None
+        # An attended transfer in another call took this call's party (``CallFlow.hand_over``): it ends.
+        self.handed_over = False
 
     def over(self) -> bool:
-        return self.transfer is not None
+        return self.transfer is not None or self.handed_over
 
     async def on_ChannelTransfer(self, event: Event) -> None:
-        if event.get("referred_by", {}).get("source_channel", {}).get("id") in (self.flow.caller,
-                                                                                self.flow.answered):
+        # A REFER's own event has no state; those with one echo the progress the app reported.
+        if "state" not in event and event.get("referred_by", {}).get("source_channel", {}).get("id") in (
+                self.flow.caller, self.flow.answered):
             self.transfer = event
+
+    async def on_HandedOver(self, event: Event) -> None:
+        self.handed_over = True
 
     def _party(self, event: Event) -> str | None:
         channel = channel_id(event)

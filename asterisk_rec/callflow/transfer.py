@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from asterisk_rec.directory.models import User
 from asterisk_rec.policy import DialStatus, DialTarget
@@ -14,6 +15,7 @@ from asterisk_rec.policy import DialStatus, DialTarget
 
 class TransferKind(StrEnum):
     BLIND = "blind"  # REFER without Replaces: the transferor leaves, the target's devices ring
+    ATTENDED = "attended"  # REFER with Replaces: the target the transferor consulted takes the call over
     RING_BACK = "ring_back"  # a blind transfer failed after the transferor left: their devices ring again
     FORWARD_ALWAYS = "forward_always"  # the callee forwards every call
     FORWARD_BUSY = "forward_busy"  # every device of the callee was busy
@@ -58,6 +60,22 @@ def refer_sub_false_crashes(version: str) -> bool:
     return major == 22 and 3 <= minor <= 10
 
 
+def replaced_channel(request: dict[str, Any]) -> str | None:
+    """An attended transfer's (a REFER with Replaces): the channel of the consultation's dialog it names,
+    as Asterisk resolved it; None for a blind transfer, or a dialog Asterisk does not know."""
+    channel = (request.get("refer_to") or {}).get("destination_channel") or {}
+    return channel.get("id") or None
+
+
+def is_attended(request: dict[str, Any]) -> bool:
+    """Whether a ``ChannelTransfer`` is an attended transfer (its REFER has Replaces), whether or not
+    Asterisk found the dialog it names; a REFER naming no number is taken as one too (and refused)."""
+    destination = (request.get("refer_to") or {}).get("requested_destination") or {}
+    # Asterisk gives the Replaces dialog's Call-ID as the protocol id (and the number of the Refer-To too).
+    return replaced_channel(request) is not None or bool(destination.get("protocol_id")) or \
+        not destination.get("destination")
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where a number dialled (a call, a transfer, a forwarding) goes: the user it is, if any, and what
@@ -77,3 +95,5 @@ class TransferStep:
     target: str
     outcome: TransferOutcome | None = None
     answered_at: datetime | None = None
+    # Attended: the call in which the transferor consulted the target (it ends as the target moves here).
+    consultation: str | None = None

@@ -76,7 +76,7 @@ class Transferring(Ringing):
         self.step = step
         if not destination:
             # An attended transfer (REFER with Replaces): not handled yet; the parties stay as they are.
-            log.warning("call %s: an attended transfer is not supported yet: refused", flow.record.call_id)
+            log.warning("call %s: a REFER naming no number: refused", flow.record.call_id)
             await self._refuse(step)
             return
         try:
@@ -171,26 +171,27 @@ class Transferring(Ringing):
             await flow.control.stop_playback(self.ringing_tone)
             self.ringing_tone = None
         if flow.answered is not None:
-            await self._join(flow.answered)
+            assert self.target is not None
+            await self._join(flow.answered, flow.new_party(flow.answered, self.target.number, self.target.user))
         elif not self.transferor_gone:
             await self._back_to_the_transferor()
         else:
             log.info("call %s: nobody took the transferred call: it ends", flow.record.call_id)
             raise TransferFailed
 
-    async def _join(self, leg: str) -> None:
+    async def _join(self, leg: str, answered: Party) -> None:
+        """The transferee and the party on ``leg`` meet: notices first, then the recording, then the bridge."""
         flow = self.flow
-        step, target = self.step, self.target
-        assert step is not None and target is not None and flow.bridge is not None
+        step = self.step
+        assert step is not None and flow.bridge is not None
         step.outcome, step.answered_at = TransferOutcome.ANSWERED, flow.clock()
         if step.kind is TransferKind.BLIND:
             await self._progress(PROGRESS_STATES[TransferOutcome.ANSWERED])
         transferee = flow.party[flow.caller]
-        answered = flow.new_party(leg, target.number, target.user)
         # The transferee keeps its own direction: an original caller still makes the call, a callee still
         # takes one; the target takes it.
         direction = Direction.OUTGOING if flow.caller == flow.record.caller_channel else Direction.INCOMING
-        plan = plan_call(transferee.user, target.user, caller_direction=direction)
+        plan = plan_call(transferee.user, answered.user, caller_direction=direction)
         flow.plan = plan
         await self._notices(transferee, answered, leg)
         recording = flow.recording
@@ -207,7 +208,7 @@ class Transferring(Ringing):
         flow.watch_codes()
         await flow.control.add_to_bridge(flow.bridge, leg, absorb_dtmf=leg in flow.codes)
         await flow.wait_for("ChannelEnteredBridge", leg)
-        log.info("call %s: transferred to %s%s", flow.record.call_id, target.number,
+        log.info("call %s: transferred to %s%s", flow.record.call_id, answered.label,
                  ", recording" if flow.recording is not None and flow.recording.is_open else "")
 
     async def _resume(self, recording: Recording) -> None:

@@ -80,7 +80,8 @@ CALL_COLUMNS = """
     r.path,
     (SELECT coalesce(json_agg(json_build_object('at', t.at, 'kind', t.kind, 'transferor', t.transferor,
                                                 'transferee', t.transferee, 'target', t.target,
-                                                'outcome', t.outcome, 'answered_at', t.answered_at)
+                                                'outcome', t.outcome, 'answered_at', t.answered_at,
+                                                'consultation', t.consultation_call_id)
                               ORDER BY t.seq), '[]'::json)
      FROM call_transfers t WHERE t.call_id = c.call_id) AS transfers
 """

@@ -49,9 +49,10 @@ class CallStore:
             for seq, transfer in enumerate(transfers, start=1):
                 await conn.execute(
                     "INSERT INTO call_transfers (call_id, seq, at, kind, transferor, transferee, target, outcome,"
-                    " answered_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    " answered_at, consultation_call_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
                     (call_id, seq, transfer.at, transfer.kind, transfer.transferor, transfer.transferee,
-                     transfer.target, transfer.outcome, transfer.answered_at))
+                     transfer.target, transfer.outcome, transfer.answered_at, transfer.consultation))
             cursor = await conn.execute(
                 "UPDATE app_calls SET answered_at = COALESCE(%s, answered_at), ended_at = %s,"
                 " outcome = COALESCE(%s, outcome), notice_finished_at = COALESCE(%s, notice_finished_at)"

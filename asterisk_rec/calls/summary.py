@@ -83,12 +83,13 @@ class CallTransfer:
     """One transfer in a call's chain, as the call row shows it."""
 
     at: datetime
-    kind: str  # blind, ring_back
+    kind: str  # a TransferKind
     transferor: str
     transferee: str
     target: str
-    outcome: str  # answered, busy, no_answer, unavailable, refused, abandoned
+    outcome: str  # a TransferOutcome
     answered_at: datetime | None = None
+    consultation: str | None = None  # attended: the consultation call's id
 
 
 def app_direction(caller_is_user: bool, callee_is_user: bool, from_trunk: bool) -> Direction:

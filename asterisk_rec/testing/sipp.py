@@ -47,7 +47,7 @@ class Sipp:
 
     def __init__(self, scenario: str, phone: Phone, workdir: Path, keys: dict[str, str], pause_ms: int,
                  remote: str | None = None, service: str | None = None, timeout_s: int = 60, calls: int = 1,
-                 per_second: int | None = None) -> None:
+                 per_second: int | None = None, extra: tuple[str, ...] = ()) -> None:
         # The scenario's one <pause/> lasts -d ms (SIPp takes no keyword there). Several calls: all at once
         # (at most -l), started ``per_second``.
         command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(phone.sip_port),
@@ -55,6 +55,7 @@ class Sipp:
                    "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err", "-trace_msg", "-trace_logs"]
         if per_second is not None:
             command += ["-l", str(calls), "-r", str(per_second)]
+        command += extra
         for key, value in keys.items():
             command += ["-key", key, value]
         if service is not None:

@@ -51,12 +51,13 @@ class AccountOut(BaseModel):
 
 class TransferOut(BaseModel):
     at: datetime
-    kind: Literal["blind", "ring_back", "forward_always", "forward_busy", "forward_no_answer", "pickup"]
+    kind: Literal["blind", "attended", "ring_back", "forward_always", "forward_busy", "forward_no_answer", "pickup"]
     transferor: str
     transferee: str
     target: str
     outcome: Literal["answered", "busy", "no_answer", "unavailable", "refused", "abandoned"]
     answered_at: datetime | None
+    consultation: str | None = None  # attended: the call id of the consultation call
 
 
 class CallOut(BaseModel):

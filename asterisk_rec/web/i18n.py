@@ -35,6 +35,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "transfer_forward_no_answer": ("Doorgeschakeld (geen antwoord)", "Forwarded (no answer)"),
     "transfer_pickup": ("Aangenomen door", "Picked up by"),
     "transfer_blind": ("Doorverbonden", "Transferred"),
+    "transfer_attended": ("Doorverbonden na ruggespraak", "Transferred after consultation"),
     "transfer_ring_back": ("Teruggebeld", "Rung back"),
     "transfer_answered": ("beantwoord", "answered"),
     "transfer_busy": ("in gesprek", "busy"),

@@ -5,7 +5,7 @@ commands, answers), the service's call settings and the lab directory into the s
 Not part of the suite (its name does not start with test_): run it when the call flow's dialogue with
 Asterisk changes on purpose, with the lab up, then read the fixtures' diff:
 
-    .venv/bin/pytest tests/integration/record_ari.py          (all scenarios; about 4 minutes)
+    .venv/bin/pytest tests/integration/record_ari.py          (all scenarios; several minutes)
     .venv/bin/pytest tests/integration/record_ari.py -k busy  (one)
 """
 
@@ -46,6 +46,11 @@ from asterisk_rec.testing.sipp import (
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, assert_nothing_left
 from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.phones import finish, talk, unanswered
+from tests.integration.test_attended_transfers import (
+    alice_consults_outside_and_transfers_bob,
+    bob_consults_carol_and_transfers_alice,
+    bob_transfers_alice_to_carol_who_hung_up,
+)
 from tests.integration.test_transfers import (
     alice_transfers_bob_outside,
     bob_leaves_alice_with_carol_who_does_not_answer,
@@ -217,13 +222,16 @@ TRANSFERS = {
     "blind_transfer_by_the_caller_outside": ("bob", alice_transfers_bob_outside),
     "blind_transfer_to_a_busy_colleague": ("alice", bob_transfers_alice_to_busy_carol),
     "blind_transfer_rung_back": ("alice", bob_leaves_alice_with_carol_who_does_not_answer),
+    "attended_transfer_by_the_callee": ("alice", bob_consults_carol_and_transfers_alice),
+    "attended_transfer_by_the_caller_outside": ("bob", alice_consults_outside_and_transfers_bob),
+    "attended_transfer_after_the_consultation_ended": ("alice", bob_transfers_alice_to_carol_who_hung_up),
 }
 
 
 @pytest.mark.parametrize("name", list(TRANSFERS))
-async def test_blind_transfers(recorder: Recorder, set_modes: SetModes, name: str) -> None:
-    """A blind transfer (the scenarios of test_transfers.py, whose docstrings are the fixtures'
-    descriptions), the recorded party always on."""
+async def test_transfers(recorder: Recorder, set_modes: SetModes, name: str) -> None:
+    """A blind or attended transfer (the scenarios of test_transfers.py and test_attended_transfers.py,
+    whose docstrings are the fixtures' descriptions), the recorded party always on."""
     recorded, scenario = TRANSFERS[name]
     await set_modes(**{recorded: "always"})
     await recorder.record(name, f"{recorded.capitalize()} is recorded always. {scenario.__doc__}", scenario)

@@ -17,7 +17,9 @@ from asterisk_rec.testing.ari_replay import Fixture, Replayed, ReplayMismatch, f
 
 SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unhold", "feature_code_with_a_pause",
              "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart", "blind_transfer_by_the_callee",
-             "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague", "blind_transfer_rung_back")
+             "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague", "blind_transfer_rung_back",
+             "attended_transfer_by_the_callee", "attended_transfer_by_the_caller_outside",
+             "attended_transfer_after_the_consultation_ended")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -209,3 +211,61 @@ def test_a_transfer_nobody_takes_rings_the_transferor_back() -> None:
                                                                       ("ring_back", "answered")]
     assert len(parts(ended)) == 2 and result.archive.released == [(ended["recording"], True)]
 
+
+
+def ends(result: Replayed) -> dict[str, dict[str, Any]]:
+    """Each call's end, by its call id (an attended transfer has two calls: the call and its consultation)."""
+    return {ended["call_id"]: ended for ended in result.of_kind(entries.CALL_ENDED)}
+
+
+def test_an_attended_transfer_by_the_callee_takes_the_consulted_colleague_into_the_call() -> None:
+    """Bob held Alice (the recording paused), consulted Carol in a call of its own and referred Alice to
+    her with Replaces: Carol's leg leaves the consultation's bridge, hears the notice (she had not), and
+    joins Alice's bridge once the recording runs again (appended to, from a new snoop of Alice); Bob's
+    phone is told it succeeded. The consultation ends unrecorded; the chain names it."""
+    fixture, result = replayed("attended_transfer_by_the_callee")
+    calls = ends(result)
+    (call,) = [ended for ended in calls.values() if ended["transfers"]]
+    (transfer,) = call["transfers"]
+    consultation = calls[transfer["consultation"]]
+    assert (transfer["kind"], transfer["by"], transfer["transferee"], transfer["target"], transfer["outcome"]) == (
+        "attended", "202", "201", "203", "answered")
+    assert consultation["recording"] is None and not consultation["transfers"]
+    target = f"ar-{consultation['call_id']}-leg0"
+    assert {"bridgeId": f"ar-{consultation['call_id']}-bridge", "channel": target} in [
+        {k: p[k] for k in ("bridgeId", "channel")} for p in commands(fixture, "bridges.removeChannel")]
+    order = [(step["command"], step["params"]) for step in fixture.commands()]
+    notice = next(i for i, (c, p) in enumerate(order) if p.get("playbackId", "").endswith("notice-transfer1-callee"))
+    appended = next(i for i, (c, p) in enumerate(order) if c == "channels.record" and p["ifExists"] == "append")
+    joined = next(i for i, (c, p) in enumerate(order) if c == "bridges.addChannel" and p["channel"] == target
+                  and p["bridgeId"] == f"ar-{call['call_id']}-bridge")
+    assert order[notice][1]["channelId"] == target and notice < appended < joined
+    assert transfer_progress(fixture) == ["channel_answered"]
+    assert len(parts(call)) == 2 and result.archive.released == [(call["recording"], True)]
+
+
+def test_an_attended_transfer_by_the_caller_records_the_callee_with_the_outside_party() -> None:
+    """Alice referred Bob (recorded) to the outside party she consulted: the new snoop taps Bob, the
+    outside party hears the notice, Bob does not hear it again."""
+    fixture, result = replayed("attended_transfer_by_the_caller_outside")
+    snoops = commands(fixture, "channels.snoopChannelWithId")
+    assert snoops[0]["channelId"] != snoops[1]["channelId"]
+    notices = [p["playbackId"] for p in commands(fixture, "channels.playWithId") if "notice" in p["playbackId"]]
+    assert [n.rsplit("-", 2)[-2:] for n in notices] == [["notice", "caller"], ["transfer1", "callee"]]
+    (call,) = [ended for ended in ends(result).values() if ended["transfers"]]
+    (transfer,) = call["transfers"]
+    assert (transfer["kind"], transfer["by"], transfer["target"], transfer["outcome"]) == (
+        "attended", "201", "+31201110000", "answered")
+
+
+def test_an_attended_transfer_naming_an_ended_consultation_changes_nothing() -> None:
+    """Carol hung up the consultation before Bob's REFER: the transfer is refused (declined), nothing is
+    moved or stopped, the echo of that progress is not taken for a new transfer, and the recording paused
+    by the hold runs again when Bob takes Alice back."""
+    fixture, result = replayed("attended_transfer_after_the_consultation_ended")
+    assert transfer_progress(fixture) == ["channel_declined"]
+    assert not commands(fixture, "bridges.removeChannel") and not commands(fixture, "recordings.stop")[:-1]
+    assert len(commands(fixture, "recordings.unpause")) == 1
+    (call,) = [ended for ended in ends(result).values() if ended["transfers"]]
+    assert [(t["kind"], t["target"], t["outcome"]) for t in call["transfers"]] == [("attended", "203", "refused")]
+    assert len(parts(call)) == 2

@@ -1,11 +1,18 @@
-"""What a transfer's ending tells the transferor's phone, and which Asterisk versions a REFER with
-Refer-Sub: false crashes while the app handles transfers (pure)."""
+"""What a transfer's ending tells the transferor's phone, which REFERs are attended transfers, and which
+Asterisk versions a REFER with Refer-Sub: false crashes while the app handles transfers (pure)."""
 
 from __future__ import annotations
 
 import pytest
 
-from asterisk_rec.callflow.transfer import PROGRESS_STATES, TransferOutcome, outcome_of, refer_sub_false_crashes
+from asterisk_rec.callflow.transfer import (
+    PROGRESS_STATES,
+    TransferOutcome,
+    is_attended,
+    outcome_of,
+    refer_sub_false_crashes,
+    replaced_channel,
+)
 from asterisk_rec.config import CallSettings
 from asterisk_rec.errors import ConfigError
 from asterisk_rec.policy import DialStatus
@@ -25,6 +32,25 @@ def test_every_outcome_tells_the_phone_something_final() -> None:
 def test_the_targets_ringing_gives_the_transfers_outcome(status: DialStatus, outcome: TransferOutcome) -> None:
     """As a caller would be told: busy, no answer, else unavailable."""
     assert outcome_of(status) is outcome
+
+
+# As Asterisk 22.10 raises them (the lab's): a blind REFER, one with Replaces it resolved, one whose
+# Replaces names a dialog it does not know, and one naming nothing.
+BLIND = {"refer_to": {"requested_destination": {"destination": "203"}}}
+RESOLVED = {"refer_to": {"requested_destination": {"destination": "203", "protocol_id": "consult///a1"},
+                         "destination_channel": {"id": "1796.3"}, "connected_channel": {"id": "ar-x-leg0"}}}
+UNRESOLVED = {"refer_to": {"requested_destination": {"destination": "203", "protocol_id": "consult///a1"}}}
+EMPTY: dict[str, object] = {"refer_to": {"requested_destination": {}}}
+
+
+@pytest.mark.parametrize(("request_", "attended", "replaced"), [
+    (BLIND, False, None), (RESOLVED, True, "1796.3"), (UNRESOLVED, True, None), (EMPTY, True, None), ({}, True, None)])
+def test_a_refer_with_replaces_is_an_attended_transfer(request_: dict[str, object], attended: bool,
+                                                      replaced: str | None) -> None:
+    """Replaces is told by the protocol id (the dialog's Call-ID) or the consultation's channel, not by the
+    number, which Asterisk gives for both kinds; a REFER naming no number is refused as attended."""
+    assert is_attended(request_) is attended
+    assert replaced_channel(request_) == replaced
 
 
 @pytest.mark.parametrize(("version", "crashes"), [
