@@ -46,6 +46,13 @@ _BRIDGE = re.compile(r"ar-([0-9a-f]{20})-bridge")
 _CALL_CHANNEL = re.compile(r"ar-([0-9a-f]{20})-(?:leg\d+|t\d+r\d+leg\d+|snoop\d*)")
 
 
+def newest_snoop(call_id: str, channels: dict[str, Event]) -> str | None:
+    """The call's snoop still in Asterisk: the newest, after a transfer or a forwarding (``snoop<N>``)."""
+    numbered = [(int(match[1] or 0), channel) for channel in channels
+                if (match := re.fullmatch(rf"ar-{call_id}-snoop(\d*)", channel))]
+    return max(numbered)[1] if numbered else None
+
+
 @dataclass(frozen=True)
 class Parties:
     caller: User | None
@@ -118,7 +125,7 @@ class StasisApp:
         members = bridge.get("channels", [])
         leg = next((c for c in members if c.startswith(f"ar-{call_id}-leg")), None)
         caller = next((c for c in members if not c.startswith("ar-")), None)
-        snoop = f"ar-{call_id}-snoop" if f"ar-{call_id}-snoop" in channels else None
+        snoop = newest_snoop(call_id, channels)
         if leg is None or caller is None:
             log.info("call %s: a party left while the app was away: ending it", call_id)
             for channel in [*members, *([snoop] if snoop else [])]:

@@ -68,13 +68,14 @@ def directory_json(organisations: list[Organisation], users: list[User]) -> dict
     def organisation(o: Organisation) -> dict[str, Any]:
         return {"id": o.id, "name": o.name, "time_zone": o.time_zone, "language": o.language,
                 "fail_mode": o.fail_mode.value, "archive_format": o.archive_format.value,
-                "feature_code": o.feature_code}
+                "feature_code": o.feature_code, "pickup_code": o.pickup_code,
+                "directed_pickup_prefix": o.directed_pickup_prefix}
 
     return {"organisations": [organisation(o) for o in organisations],
             "users": [{"id": u.id, "organisation": u.organisation.name, "extension": u.extension, "name": u.name,
                        "email": u.email, "language": u.language, "recording_mode": u.recording_mode.value,
                        "recorded_calls": list(u.recording_scope.switched_on),
-                       "forwarding": dataclasses.asdict(u.forwarding),
+                       "forwarding": dataclasses.asdict(u.forwarding), "pickup_group": u.pickup_group,
                        "devices": [{"id": d.id, "kind": d.kind.value, "endpoint": d.endpoint, "number": d.number}
                                    for d in u.devices]} for u in users]}
 
@@ -82,13 +83,14 @@ def directory_json(organisations: list[Organisation], users: list[User]) -> dict
 def directory_of(data: dict[str, Any]) -> DirectorySnapshot:
     organisations = {o["name"]: Organisation(o["id"], o["name"], o["time_zone"], o["language"],
                                              FailMode(o["fail_mode"]), ArchiveFormat(o["archive_format"]),
-                                             o["feature_code"]) for o in data["organisations"]}
+                                             o["feature_code"], o.get("pickup_code", "*8"),
+                                             o.get("directed_pickup_prefix", "**")) for o in data["organisations"]}
     users = [User(u["id"], organisations[u["organisation"]], u["extension"], u["name"], u["email"], u["language"],
                   RecordingMode(u["recording_mode"]),
                   tuple(Device(d["id"], DeviceKind(d["kind"]), d["endpoint"], d["number"]) for d in u["devices"]),
                   # Fixtures recorded before the switches existed: every call recorded.
                   RecordingScope(*(name in u.get("recorded_calls", SCOPE_SWITCHES) for name in SCOPE_SWITCHES)),
-                  Forwarding(**u.get("forwarding", {})))
+                  Forwarding(**u.get("forwarding", {})), u.get("pickup_group"))
              for u in data["users"]]
     return DirectorySnapshot.of(organisations.values(), users)
 

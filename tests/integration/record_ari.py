@@ -26,15 +26,19 @@ from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
+from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.ari_replay import FIXTURES, directory_json
 from asterisk_rec.testing.sipp import (
     ALICE_APP,
     ALICE_DESK,
     BOB_DESK,
     CAROL_DESK,
+    DAVE_DESK,
     OUTSIDE_NUMBER,
     TRUNK,
+    TRUNK_B_CALLER,
     TRUNK_CALLER,
+    Phone,
     answer,
     busy,
     call,
@@ -51,6 +55,13 @@ from tests.integration.test_attended_transfers import (
     bob_consults_carol_and_transfers_alice,
     bob_transfers_alice_to_carol_who_hung_up,
 )
+from tests.integration.test_forwarding import (
+    alice_calls_bob_who_does_not_answer_then_carol,
+    alice_calls_bob_who_forwards_to_carol,
+    alice_calls_busy_bob_who_forwards_to_a_mobile,
+)
+from tests.integration.test_on_demand import ALICE_MOBILE
+from tests.integration.test_pickup import picked_up
 from tests.integration.test_transfers import (
     alice_transfers_bob_outside,
     bob_leaves_alice_with_carol_who_does_not_answer,
@@ -89,6 +100,11 @@ class Recorder:
         # The answer to its last command, and the events that trail a call's end.
         await anyio.sleep(1)
         self.service.stop()
+
+    async def change_directory(self, make: Callable[[DirectoryStore], Awaitable[object]]) -> None:
+        """A change the service loads at its next start (each scenario starts it with its trace)."""
+        async with Database(self.settings.database, max_size=1) as db:
+            await make(DirectoryStore(db))
 
     async def directory(self) -> dict[str, Any]:
         async with Database(self.settings.database, max_size=1) as db:
@@ -236,6 +252,64 @@ async def test_transfers(recorder: Recorder, set_modes: SetModes, name: str) -> 
     await set_modes(**{recorded: "always"})
     await recorder.record(name, f"{recorded.capitalize()} is recorded always. {scenario.__doc__}", scenario)
 
+
+FORWARDINGS: dict[str, tuple[str, dict[str, Any], Scenario]] = {
+    "forwarded_always_to_a_colleague": ("bob", {"always": "203"}, alice_calls_bob_who_forwards_to_carol),
+    "forwarded_when_busy_to_a_mobile": ("bob", {"busy": OUTSIDE_NUMBER}, alice_calls_busy_bob_who_forwards_to_a_mobile),
+    "forwarded_after_no_answer_to_a_recorded_colleague": (
+        "carol", {"no_answer": "203", "no_answer_seconds": 5}, alice_calls_bob_who_does_not_answer_then_carol),
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARDINGS))
+async def test_forwardings(recorder: Recorder, set_modes: SetModes, name: str) -> None:
+    """Bob's forwarding (the scenarios of test_forwarding.py), the party named recorded always."""
+    recorded, rules, scenario = FORWARDINGS[name]
+    await set_modes(**{recorded: "always"})
+
+    async def forward(**given: Any) -> None:
+        await recorder.change_directory(lambda store: store.set_forwarding(LAB_ORGANISATION, "202", **given))
+
+    await forward(**rules)
+    try:
+        await recorder.record(name, f"{recorded.capitalize()} is recorded always; Bob forwards {rules}. "
+                              f"{scenario.__doc__}", scenario)
+    finally:
+        await forward(always="", busy="", no_answer="", no_answer_seconds=20)
+
+
+@pytest.mark.parametrize(("name", "picker", "code"), [("picked_up_with_the_group_code", CAROL_DESK, "*8"),
+                                                      ("picked_up_with_the_directed_code", DAVE_DESK, "**202")])
+async def test_pickups(recorder: Recorder, set_modes: SetModes, name: str, picker: Phone, code: str) -> None:
+    """Bob (recorded always, in the pickup group "sales" with Carol) rings; a colleague picks the call up
+    (test_pickup.py's ``picked_up``)."""
+    await set_modes(bob="always")
+
+    async def group(name: str) -> None:
+        async def both(store: DirectoryStore) -> None:
+            for extension in ("202", "203"):
+                await store.set_pickup_group(LAB_ORGANISATION, extension, name)
+
+        await recorder.change_directory(both)
+
+    await group("sales")
+    try:
+        await recorder.record(name, f"Bob is recorded always; {picker.endpoint} dials {code}. {picked_up.__doc__}",
+                              lambda work: picked_up(work, picker, code))
+    finally:
+        await group("")
+
+
+async def test_a_caller_id_from_an_untrusted_trunk(recorder: Recorder, set_modes: SetModes) -> None:
+    """A call to Bob from the second carrier (not trusted) showing Alice's mobile number (Alice recorded
+    always): an outside caller's call, not Alice's, and not recorded."""
+    await set_modes(alice="always")
+
+    async def scenario(work: Path) -> None:
+        await talk(work, TRUNK_B_CALLER, "202", BOB_DESK, caller_id=ALICE_MOBILE, call_ms=2000)
+
+    await recorder.record("untrusted_trunk_caller_id", test_a_caller_id_from_an_untrusted_trunk.__doc__ or "",
+                          scenario)
 
 async def test_adopted_after_a_restart(recorder: Recorder, set_modes: SetModes, service: ServiceProcess) -> None:
     """The service is killed (-9) while Alice (always recorded) talks with Bob and started again: it

@@ -64,6 +64,38 @@ async def forwarded_row(records: Records, before: Any, kind: str, target: str) -
     return row
 
 
+async def alice_calls_bob_who_forwards_to_carol(work: Path) -> None:
+    """Alice calls Bob, whose calls go to Carol: Carol answers after half a second; Alice talks 5 s."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", CALLEE_HZ), work / "carol", ring_ms=500)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=5000)
+    await finish(alice, carol)
+
+
+async def alice_calls_busy_bob_who_forwards_to_a_mobile(work: Path) -> None:
+    """Alice calls Bob, who is busy; the mobile his calls then go to (over the trunk) answers after half a
+    second; Alice talks 5 s."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    bob = busy(BOB_DESK, work / "bob")
+    mobile = answer(TRUNK, ulaw_tone(work / "mobile.ul", CALLEE_HZ), work / "mobile", ring_ms=500)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=5000)
+    await finish(alice, mobile, bob)
+
+
+async def alice_calls_bob_who_does_not_answer_then_carol(work: Path) -> None:
+    """Alice calls Bob, whose phone rings unanswered until his calls go to Carol, who answers after half a
+    second; Alice talks 5 s."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    bob = ring_only(BOB_DESK, work / "bob")
+    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", CALLEE_HZ), work / "carol", ring_ms=500)
+    await anyio.sleep(0.3)
+    alice = call(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ), work / "alice", call_ms=5000,
+                 timeout_s=60)
+    await finish(alice, carol, bob)
+
+
 async def test_always_to_a_colleague_keeps_the_recorded_desks_recording(
         records: Records, ari: AriRest, set_modes: SetModes, forward: Forward, tmp_path: Path) -> None:
     """Bob (recorded always) forwards every call to Carol: Bob's phone does not ring, Carol's does; Alice
@@ -73,11 +105,7 @@ async def test_always_to_a_colleague_keeps_the_recorded_desks_recording(
     before = await records.snapshot()
     capture = RtpCapture(ALICE_DESK.media_port, tmp_path / "alice.pcap")
     with capture:
-        carol = answer(CAROL_DESK, ulaw_tone(tmp_path / "carol.ul", CALLEE_HZ), tmp_path / "carol", ring_ms=500)
-        await anyio.sleep(0.3)
-        alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ), tmp_path / "alice",
-                     call_ms=5000)
-        await finish(alice, carol)
+        await alice_calls_bob_who_forwards_to_carol(tmp_path)
     row = await forwarded_row(records, before, "forward_always", "203")
     assert_both_tones(await records.new_recording(before, linked_to=row))
     assert_notice_before_tone(capture.audio(), CALLEE_HZ)
@@ -90,12 +118,7 @@ async def test_busy_to_a_mobile_over_the_trunk(records: Records, ari: AriRest, s
     await set_modes(bob="always")
     await forward(busy=OUTSIDE_NUMBER)
     before = await records.snapshot()
-    bob = busy(BOB_DESK, tmp_path / "bob")
-    mobile = answer(TRUNK, ulaw_tone(tmp_path / "mobile.ul", CALLEE_HZ), tmp_path / "mobile", ring_ms=500)
-    await anyio.sleep(0.3)
-    alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ), tmp_path / "alice",
-                 call_ms=5000)
-    await finish(alice, mobile, bob)
+    await alice_calls_busy_bob_who_forwards_to_a_mobile(tmp_path)
     row = await forwarded_row(records, before, "forward_busy", OUTSIDE_NUMBER)
     assert_both_tones(await records.new_recording(before, linked_to=row))
 
@@ -109,12 +132,7 @@ async def test_no_answer_to_a_recorded_colleague_plays_the_notice_then(
     before = await records.snapshot()
     capture = RtpCapture(ALICE_DESK.media_port, tmp_path / "alice.pcap")
     with capture:
-        bob = ring_only(BOB_DESK, tmp_path / "bob")
-        carol = answer(CAROL_DESK, ulaw_tone(tmp_path / "carol.ul", CALLEE_HZ), tmp_path / "carol", ring_ms=500)
-        await anyio.sleep(0.3)
-        alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ), tmp_path / "alice",
-                     call_ms=5000, timeout_s=60)
-        await finish(alice, carol, bob)
+        await alice_calls_bob_who_does_not_answer_then_carol(tmp_path)
     row = await forwarded_row(records, before, "forward_no_answer", "203")
     assert_both_tones(await records.new_recording(before, linked_to=row))
     assert_notice_before_tone(capture.audio(), CALLEE_HZ)

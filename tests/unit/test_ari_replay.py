@@ -19,7 +19,9 @@ SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unh
              "busy", "no_answer", "caller_gives_up", "adopted_after_a_restart", "blind_transfer_by_the_callee",
              "blind_transfer_by_the_caller_outside", "blind_transfer_to_a_busy_colleague", "blind_transfer_rung_back",
              "attended_transfer_by_the_callee", "attended_transfer_by_the_caller_outside",
-             "attended_transfer_after_the_consultation_ended")
+             "attended_transfer_after_the_consultation_ended", "forwarded_always_to_a_colleague",
+             "forwarded_when_busy_to_a_mobile", "forwarded_after_no_answer_to_a_recorded_colleague",
+             "picked_up_with_the_group_code", "picked_up_with_the_directed_code", "untrusted_trunk_caller_id")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -269,3 +271,64 @@ def test_an_attended_transfer_naming_an_ended_consultation_changes_nothing() -> 
     (call,) = [ended for ended in ends(result).values() if ended["transfers"]]
     assert [(t["kind"], t["target"], t["outcome"]) for t in call["transfers"]] == [("attended", "203", "refused")]
     assert len(parts(call)) == 2
+
+
+def endpoints_rung(fixture: Fixture) -> list[str]:
+    return [p["endpoint"] for p in commands(fixture, "channels.create")]
+
+
+def chain(result: Replayed) -> list[tuple[str, str, str, str]]:
+    return [(t["kind"], t["by"], t["target"], t["outcome"]) for t in the_end(result)["transfers"]]
+
+
+def test_forwarding_always_rings_the_colleague_instead() -> None:
+    """Bob (recorded) forwards every call to Carol: only Carol's desk rings; Alice hears the notice (Bob's
+    policy follows the call); recorded; the chain says forwarded."""
+    fixture, result = replayed("forwarded_always_to_a_colleague")
+    assert endpoints_rung(fixture) == ["PJSIP/carol-desk"]
+    assert [p["playbackId"].rsplit("-", 2)[-2:] for p in commands(fixture, "channels.playWithId")] == [
+        ["notice", "caller"]]
+    assert chain(result) == [("forward_always", "202", "203", "answered")]
+    assert not the_end(result)["discarded"]
+
+
+def test_forwarding_when_busy_goes_to_the_mobile_over_the_trunk() -> None:
+    """Bob's desk busy: his forwarding's mobile is rung over the trunk; recorded."""
+    fixture, result = replayed("forwarded_when_busy_to_a_mobile")
+    assert endpoints_rung(fixture) == ["PJSIP/bob-desk", "PJSIP/+31201110000@lab-trunk"]
+    assert chain(result) == [("forward_busy", "202", "+31201110000", "answered")]
+    assert not the_end(result)["discarded"]
+
+
+def test_forwarding_after_no_answer_brings_in_a_recorded_colleague_and_the_notice() -> None:
+    """Bob (unrecorded) rings unanswered for his 5 s, then his calls go to Carol (recorded): Alice, who
+    heard only ringing, now hears the notice before Carol rings; recorded."""
+    fixture, result = replayed("forwarded_after_no_answer_to_a_recorded_colleague")
+    assert [p["reason"] for p in commands(fixture, "channels.hangup")][:1] == ["no_answer"]
+    assert [p["playbackId"].rsplit("-", 1)[-1] for p in commands(fixture, "channels.playWithId")] == ["forwarded"]
+    assert chain(result) == [("forward_no_answer", "202", "203", "answered")]
+    assert not the_end(result)["discarded"]
+
+
+@pytest.mark.parametrize(("name", "picker"), [("picked_up_with_the_group_code", "203"),
+                                              ("picked_up_with_the_directed_code", "204")])
+def test_a_picked_up_call_is_answered_by_the_picker(name: str, picker: str) -> None:
+    """The picker's channel is this call's (no CDR of its own, the call's id on it), answered when it
+    joins; Bob's ringing desk is told answered elsewhere; recorded by Bob's policy; the chain names the
+    picker."""
+    fixture, result = replayed(name)
+    variables = {(p["variable"], p["value"]) for p in commands(fixture, "channels.setChannelVar")}
+    assert ("CDR_PROP(disable)", "1") in variables
+    assert "answered_elsewhere" in [p["reason"] for p in commands(fixture, "channels.hangup")]
+    assert len(commands(fixture, "channels.answer")) == 2
+    assert chain(result) == [("pickup", picker, "202", "answered")]
+    assert not the_end(result)["discarded"]
+
+
+def test_a_users_mobile_number_from_an_untrusted_trunk_is_an_outside_caller() -> None:
+    """Alice (recorded always) has that mobile, but the second carrier is not trusted: the call is an
+    outside caller's, inbound, and not recorded (no snoop, no recording)."""
+    fixture, result = replayed("untrusted_trunk_caller_id")
+    (started,) = result.of_kind(entries.CALL_STARTED)
+    assert (started["caller_user_id"], started["direction"]) == (None, "inbound")
+    assert not commands(fixture, "channels.snoopChannelWithId") and the_end(result)["recording"] is None

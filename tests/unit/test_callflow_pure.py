@@ -1,5 +1,5 @@
 """The pure parts of the call flow and the archive: which call an event belongs to, endpoints from
-channel names, recording names, archive paths."""
+channel names, recording names, archive paths, the snoop a restarted service adopts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from asterisk_rec.archive.paths import archive_path
+from asterisk_rec.callflow.app import newest_snoop
 from asterisk_rec.callflow.events import event_keys
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.recording.naming import new_call_id, recording_name
@@ -48,3 +49,14 @@ def test_archive_paths_are_per_organisation_and_day(tmp_path: Path) -> None:
         archive_path(tmp_path, 3, date(2026, 1, 5), "../x", "wav")
     with pytest.raises(ValueError):
         archive_path(tmp_path, 3, date(2026, 1, 5), call_id, "wav/../../x")
+
+
+@pytest.mark.parametrize(("channels", "snoop"), [
+    (["1796.1", "ar-0123456789abcdef0123-leg0", "ar-0123456789abcdef0123-snoop"], "ar-0123456789abcdef0123-snoop"),
+    (["ar-0123456789abcdef0123-snoop1", "ar-0123456789abcdef0123-snoop2"], "ar-0123456789abcdef0123-snoop2"),
+    (["ar-0123456789abcdef0123-snoop10", "ar-0123456789abcdef0123-snoop9"], "ar-0123456789abcdef0123-snoop10"),
+    (["ar-ffffffffffffffffffff-snoop", "ar-0123456789abcdef0123-leg0"], None)])
+def test_a_restarted_service_finds_the_calls_newest_snoop(channels: list[str], snoop: str | None) -> None:
+    """A call adopted after a transfer or a forwarding records from ``snoop<N>``: the highest N is its own
+    (another call's snoop is not)."""
+    assert newest_snoop("0123456789abcdef0123", {channel: {} for channel in channels}) == snoop
