@@ -127,8 +127,12 @@ class StasisApp:
         caller = next((c for c in members if not c.startswith("ar-")), None)
         snoop = newest_snoop(call_id, channels)
         if leg is None or caller is None:
+            # Also a call in the middle of a transfer (the transferee alone in the bridge, the target's
+            # devices ringing): its recording so far is complete in the spool, and archived by the sweep.
             log.info("call %s: a party left while the app was away: ending it", call_id)
-            for channel in [*members, *([snoop] if snoop else [])]:
+            others = [channel for channel in channels if (match := _CALL_CHANNEL.fullmatch(channel)) is not None
+                       and match[1] == call_id and channel not in members]
+            for channel in [*members, *others]:
                 await self.control.hangup(channel)
             await self.control.destroy_bridge(bridge["id"])
             return

@@ -1,5 +1,6 @@
 """The service loses its WebSocket, or dies, in the middle of a recorded call: the call goes on, stays
-recorded to the end, and is finished properly (nothing left in Asterisk)."""
+recorded to the end, and is finished properly (nothing left in Asterisk). Killed in the middle of a
+transfer, it ends the call as one a party left, and the recording so far is archived."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.config import Settings
-from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
+from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK, answer, call, ring_only, ulaw_tone
+from asterisk_rec.testing.transfers import answer_and_transfer, call_until_hung_up
 from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
@@ -21,6 +23,7 @@ from tests.integration.calls import (
 )
 from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.phones import finish
+from tests.integration.test_transfers import assert_tones_in, recording_of
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +78,32 @@ async def test_service_killed_mid_call(settings: Settings, service: ServiceProce
     await set_modes(alice="always")
     await connected_call_with_fault(settings, service, records, tmp_path, "kill")
     service.wait_for_log("adopted (recording asterisk-rec/")
+
+
+async def test_service_killed_mid_transfer(settings: Settings, service: ServiceProcess, set_modes: SetModes,
+                                           records: Records, tmp_path: Path) -> None:
+    """Alice (recorded always) calls Bob, who transfers her to Carol and hangs up; the service is killed
+    (-9) while Carol's desk rings, and started again. Reconciled as a call a party left while the service
+    was away: Alice's call ends and Carol's desk stops ringing (nothing left in Asterisk); the call has one
+    row, and its recording up to the transfer (Alice and Bob) is archived, whole."""
+    await set_modes(alice="always")
+    async with AriRest(settings.ari) as ari:
+        before = await records.snapshot()
+        offset = service.log_size()
+        carol = ring_only(CAROL_DESK, tmp_path / "carol")
+        bob = answer_and_transfer(BOB_DESK, ulaw_tone(tmp_path / "bob.ul", CALLEE_HZ), tmp_path / "bob", "203",
+                                  talk_ms=4000, refer_sub=True, leave_at_once=True)
+        await anyio.sleep(0.3)
+        alice = call_until_hung_up(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ, 30),
+                                   tmp_path / "alice")
+        service.wait_for_log("transfers 201 to 203", after=offset)
+        await anyio.sleep(1)
+        service.kill()
+        service.start()
+        await finish(alice, bob, carol)
+        await assert_nothing_left(ari)
+    row = await records.one_call(before, caller="201", callee="202", disposition="answered")
+    await records.new_recording(before, linked_to=row)
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 1, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
