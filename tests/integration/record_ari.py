@@ -311,6 +311,17 @@ async def test_a_caller_id_from_an_untrusted_trunk(recorder: Recorder, set_modes
     await recorder.record("untrusted_trunk_caller_id", test_a_caller_id_from_an_untrusted_trunk.__doc__ or "",
                           scenario)
 
+async def test_recorded_for_external_calls_only(recorder: Recorder, set_modes: SetModes) -> None:
+    """Alice is recorded always, for external calls only (internal switched off): her call to Bob, a
+    colleague, is not recorded (no notice, no snoop)."""
+    await set_modes(scopes={"alice": {"internal": False}}, alice="always")
+
+    async def scenario(work: Path) -> None:
+        await talk(work, ALICE_DESK, "202", BOB_DESK, call_ms=2000)
+
+    await recorder.record("recorded_for_external_calls_only", test_recorded_for_external_calls_only.__doc__ or "",
+                          scenario)
+
 async def test_adopted_after_a_restart(recorder: Recorder, set_modes: SetModes, service: ServiceProcess) -> None:
     """The service is killed (-9) while Alice (always recorded) talks with Bob and started again: it
     reconciles, adopts the call with its running recording and its parts so far, and ends it when the

@@ -138,6 +138,31 @@ async def test_no_answer_to_a_recorded_colleague_plays_the_notice_then(
     assert_notice_before_tone(capture.audio(), CALLEE_HZ)
 
 
+@pytest.mark.parametrize(("when", "destination"), [("always", OUTSIDE_NUMBER), ("busy", "203"),
+                                                   ("no_answer", OUTSIDE_NUMBER)])
+async def test_the_other_destinations_of_each_forwarding(records: Records, ari: AriRest, set_modes: SetModes,
+                                                         forward: Forward, tmp_path: Path, when: str,
+                                                         destination: str) -> None:
+    """What the tests above leave out, Bob recorded always: always to a mobile, busy to a colleague, no
+    answer (after 5 s) to a mobile. Alice hears the notice before the destination's tone; one row with the
+    forwarding in its chain; recorded, both tones."""
+    await set_modes(bob="always")
+    await forward(**{when: destination}, **({"no_answer_seconds": 5} if when == "no_answer" else {}))
+    before = await records.snapshot()
+    bob = {"busy": busy, "no_answer": ring_only}.get(when)
+    capture = RtpCapture(ALICE_DESK.media_port, tmp_path / "alice.pcap")
+    with capture:
+        bobs = [bob(BOB_DESK, tmp_path / "bob")] if bob is not None else []
+        taking = answer(TRUNK if destination == OUTSIDE_NUMBER else CAROL_DESK,
+                        ulaw_tone(tmp_path / "destination.ul", CALLEE_HZ), tmp_path / "destination", ring_ms=500)
+        await anyio.sleep(0.3)
+        alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ), tmp_path / "alice",
+                     call_ms=5000, timeout_s=60)
+        await finish(alice, taking, *bobs)
+    row = await forwarded_row(records, before, f"forward_{when}", destination)
+    assert_both_tones(await records.new_recording(before, linked_to=row))
+    assert_notice_before_tone(capture.audio(), CALLEE_HZ)
+
 async def test_forwarding_is_set_from_the_cli_the_api_and_the_portal(
         portal: Portal, lab_env_file: Path, forward: Forward) -> None:
     """The CLI sets and lists it, the API and the portal's form change it (audited); a bad destination

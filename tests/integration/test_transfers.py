@@ -218,6 +218,19 @@ async def test_a_transfer_nobody_takes_rings_the_transferor_back(
         assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
 
 
+async def test_a_recorded_user_who_transfers_the_call_away_leaves_the_rest_unrecorded(
+        records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
+    """Bob (recorded always) takes Alice's call and transfers her to Carol (neither recorded): the file
+    ends with Bob's part (Alice and Bob); nothing of Alice's talk with Carol is recorded."""
+    await set_modes(bob="always")
+    before = await records.snapshot()
+    await bob_transfers_alice_to_carol(tmp_path)
+    row = await transferred_call(records, before, "201", 1)
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 1, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    assert tone_windows(audio, TARGET_HZ).count(True) <= 2  # nothing of Carol
+
 async def test_a_transfer_to_a_recorded_user_records_from_then_on_after_the_notice(
         records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:
     """Nobody recorded in Alice's call to Bob; Bob transfers her to Carol (recorded always): Alice hears

@@ -21,7 +21,8 @@ SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unh
              "attended_transfer_by_the_callee", "attended_transfer_by_the_caller_outside",
              "attended_transfer_after_the_consultation_ended", "forwarded_always_to_a_colleague",
              "forwarded_when_busy_to_a_mobile", "forwarded_after_no_answer_to_a_recorded_colleague",
-             "picked_up_with_the_group_code", "picked_up_with_the_directed_code", "untrusted_trunk_caller_id")
+             "picked_up_with_the_group_code", "picked_up_with_the_directed_code", "untrusted_trunk_caller_id",
+             "recorded_for_external_calls_only")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -332,3 +333,10 @@ def test_a_users_mobile_number_from_an_untrusted_trunk_is_an_outside_caller() ->
     (started,) = result.of_kind(entries.CALL_STARTED)
     assert (started["caller_user_id"], started["direction"]) == (None, "inbound")
     assert not commands(fixture, "channels.snoopChannelWithId") and the_end(result)["recording"] is None
+
+
+def test_a_user_recorded_for_external_calls_only_is_not_recorded_calling_a_colleague() -> None:
+    """Alice's internal switch is off: her call to Bob plays no notice and records nothing."""
+    fixture, result = replayed("recorded_for_external_calls_only")
+    assert not commands(fixture, "channels.playWithId") and not commands(fixture, "channels.snoopChannelWithId")
+    assert the_end(result)["recording"] is None
