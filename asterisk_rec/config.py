@@ -94,6 +94,7 @@ RECORDING_METHODS = ("snoop", "bridge")
 # Who handles a party's REFER: the app (the call stays recorded through it) or Asterisk's core (which takes
 # the transferred party out of the app's bridge: the recording ends there).
 TRANSFER_HANDLING = ("app", "asterisk")
+UNANSWERED_TRANSFERS = ("ring_back", "dialplan")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ class CallSettings:
     # Who handles a party's transfer (SIP REFER): app (the call stays recorded through it; Asterisk
     # 22.3 or later) or asterisk (Asterisk's own handling: the recording ends at the transfer).
     transfers: str = "app"
+    # A blind transfer nobody took after the transferor left: ring_back (the transferor's devices ring
+    # again) or dialplan (a transferee who called in goes back to the dialplan's fallback, as an
+    # unanswered call does, with ASTERISK_REC_DIALSTATUS; any other transferee is rung back).
+    unanswered_transfer: str = "ring_back"
 
     @property
     def trunk_organisation_names(self) -> frozenset[str]:
@@ -134,6 +139,9 @@ class CallSettings:
         self.trunk_plan  # noqa: B018 (checks the trunks once, when the settings are read)
         if self.transfers not in TRANSFER_HANDLING:
             raise ConfigError(f"calls.transfers {self.transfers!r}: expected one of {', '.join(TRANSFER_HANDLING)}")
+        if self.unanswered_transfer not in UNANSWERED_TRANSFERS:
+            raise ConfigError(f"calls.unanswered_transfer {self.unanswered_transfer!r}: expected one of "
+                              f"{', '.join(UNANSWERED_TRANSFERS)}")
         if self.recording_method not in RECORDING_METHODS:
             raise ConfigError(f"calls.recording_method {self.recording_method!r}: expected one of "
                               f"{', '.join(RECORDING_METHODS)}")

@@ -115,6 +115,9 @@ class CallFlow:
         # A picking user's channel came in through the dialplan: it is answered when it joins.
         self.to_answer: set[str] = set()
         self.gone: set[str] = set()
+        # The call's channels whose phones hold the call now (kept across phases: a transferor may hold
+        # before a REFER and still hold when a failed transfer brings them back).
+        self.on_hold: set[str] = set()
         self.plan = plan
         self.targets = targets
         self.record = record
@@ -128,6 +131,8 @@ class CallFlow:
         self.playbacks: list[str] = []
         # On demand: the feature code's matcher per channel of a party whose code means something.
         self.codes: dict[str, tuple[CodeMatcher, User]] = {}
+        # Channels the bridge took in absorbing their digits (for their code): the app passes the rest on.
+        self.absorbing: set[str] = set()
 
     @classmethod
     def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
@@ -147,11 +152,17 @@ class CallFlow:
         flow.legs[answered] = Leg(answered, DialTarget(answered, None, 0), 0.0, status=DialStatus.ANSWER)
         flow.phase = Talking(flow)
         flow.watch_codes()
+        # The previous process bridged them so.
+        flow.absorbing = set(flow.codes)
         return flow
 
     @property
     def recording(self) -> Recording | None:
         return self.record.recording
+
+    def held_now(self) -> bool:
+        """Whether one of the two talking holds the call (nobody is recorded on hold)."""
+        return bool(self.on_hold & {self.caller, self.answered})
 
     def object_id(self, suffix: str) -> str:
         """The id of something the app creates for this call (a restarted service finds its calls by them)."""
@@ -176,6 +187,10 @@ class CallFlow:
             recording.finished(self.clock())
         if event["type"] in GONE:
             self.gone.add(channel_id(event) or "")
+        if event["type"] == "ChannelHold":
+            self.on_hold.add(channel_id(event) or "")
+        elif event["type"] == "ChannelUnhold":
+            self.on_hold.discard(channel_id(event) or "")
         if event["type"] in GONE and self.phase.kind is not CallPhase.ENDING and \
                 channel_id(event) not in self.handed_over:
             gone = channel_id(event)
@@ -285,8 +300,8 @@ class CallFlow:
         except PartyGone as gone:
             self.ended_by = EndReason.CALLER_HUNG_UP if gone.side is Side.CALLER else EndReason.CALLEE_HUNG_UP
             log.info("call %s: the %s hung up", self.record.call_id, gone.side.value)
-        except TransferFailed:
-            self.ended_by = EndReason.TRANSFER_FAILED
+        except TransferFailed as failed:
+            self.ended_by = failed.reason
         except AriError as err:
             self.ended_by = EndReason.FAULT
             log.error("call %s: %s", self.record.call_id, err)
@@ -333,6 +348,17 @@ class CallFlow:
         await self.control.continue_in_dialplan(self.caller)
         self.ended_by = EndReason.UNANSWERED
         log.info("call %s: nobody answered (%s): back to the dialplan", self.record.call_id, status.value)
+
+    async def join_bridge(self, channel: str) -> None:
+        """Into the call's bridge; a party whose code means something has its digits absorbed (the app
+        passes on what is not the code)."""
+        assert self.bridge is not None
+        absorb = channel in self.codes
+        if absorb:
+            self.absorbing.add(channel)
+        else:
+            self.absorbing.discard(channel)
+        await self.control.add_to_bridge(self.bridge, channel, absorb_dtmf=absorb)
 
     def watch_codes(self) -> None:
         """A code matcher for the channel of each party whose code means something."""

@@ -43,11 +43,11 @@ class Joining(Phase):
         flow.claim("bridge", flow.bridge)
         await flow.control.create_bridge(flow.bridge)
         flow.watch_codes()
-        await flow.control.add_to_bridge(flow.bridge, flow.caller, absorb_dtmf=flow.caller in flow.codes)
+        await flow.join_bridge(flow.caller)
         recording = flow.planned_recording()
         if recording is not None:
             await flow.start_recording(recording)
-        await flow.control.add_to_bridge(flow.bridge, answered, absorb_dtmf=answered in flow.codes)
+        await flow.join_bridge(answered)
         await flow.wait_for("ChannelEnteredBridge", answered)
         flow.record.joined_at = flow.clock()
         log.info("call %s: connected%s", flow.record.call_id,

@@ -34,7 +34,6 @@ class Talking(Phase):
 
     def __init__(self, flow: CallFlow) -> None:
         super().__init__(flow)
-        self.held: set[str] = set()
         self.presses: dict[str, KeyPresses] = {}
         # A party's transfer (Asterisk's ChannelTransfer): the call goes on in Transferring.
         self.transfer: Event | None = None
@@ -72,31 +71,34 @@ class Talking(Phase):
             self.flow.record.notice_finished_at = self.flow.clock()
 
     async def on_ChannelHold(self, event: Event) -> None:
-        if (party := self._party(event)) is not None:
-            self.held.add(party)
+        if self._party(event) is not None:
             await self._hold_changed()
 
     async def on_ChannelUnhold(self, event: Event) -> None:
-        if (party := self._party(event)) is not None:
-            self.held.discard(party)
+        if self._party(event) is not None:
             await self._hold_changed()
 
     async def _hold_changed(self) -> None:
+        # ``flow.on_hold`` is kept by ``CallFlow.next_event``.
         recording = self.flow.recording
         if recording is not None:
-            await self.flow.apply(recording.hold_changed(bool(self.held), self.flow.clock()))
+            await self.flow.apply(recording.hold_changed(self.flow.held_now(), self.flow.clock()))
 
     async def on_ChannelDtmfReceived(self, event: Event) -> None:
         """A digit of a party whose code means something (the bridge absorbed it): the code acts, anything
         else goes on to the other party. Other parties' digits pass through the bridge by themselves."""
         party = self._party(event)
-        entry = self.flow.codes.get(party or "")
-        if party is None or entry is None:
+        if party is None or (party not in self.flow.codes and party not in self.flow.absorbing):
             return
         digit, duration_ms, ended = event["digit"], int(event.get("duration_ms", 0)), event_time(event)
         at = anyio.current_time()
         presses = self.presses.setdefault(party, KeyPresses())
         if not presses.is_new(digit, duration_ms, time.time() if ended is None else ended):
+            return
+        entry = self.flow.codes.get(party)
+        if entry is None:
+            # Absorbed for a code that means nothing since a transfer changed the call: on it goes.
+            await self._pass_on(party, PassOn(digit))
             return
         matcher, user = entry
         for action in matcher.press(digit, at):
@@ -139,7 +141,7 @@ class Talking(Phase):
             await flow.start_recording(recording, append=True)
             recording.suspended_from = None
             return
-        await flow.apply(recording.toggled_by_user(bool(self.held), flow.clock()))
+        await flow.apply(recording.toggled_by_user(flow.held_now(), flow.clock()))
         if recording.is_open:
             # For a restarted service adopting the call.
             paused = recording.state is RecordingState.PAUSED_BY_USER

@@ -16,7 +16,7 @@ import anyio
 
 from asterisk_rec.callflow.events import Event, channel_id
 from asterisk_rec.callflow.joining import PROMPT_SECONDS
-from asterisk_rec.callflow.phases import CallPhase, Phase
+from asterisk_rec.callflow.phases import CallPhase, EndReason, Phase
 from asterisk_rec.callflow.recording import Recording, RecordingState
 from asterisk_rec.callflow.ringing import Ringing
 from asterisk_rec.callflow.transfer import (
@@ -29,7 +29,7 @@ from asterisk_rec.callflow.transfer import (
 )
 from asterisk_rec.directory.models import Direction
 from asterisk_rec.errors import AsteriskRecError
-from asterisk_rec.policy import Side, caller_status, plan_call
+from asterisk_rec.policy import DialStatus, Side, caller_status, plan_call
 
 if TYPE_CHECKING:
     from asterisk_rec.callflow.call import CallFlow, Party
@@ -38,7 +38,12 @@ log = logging.getLogger(__name__)
 
 
 class TransferFailed(Exception):
-    """Nobody took the transferred call, and the transferor is gone: the call ends."""
+    """Nobody took the transferred call, and the transferor is gone: the call ends (``reason``: for the
+    dialplan's fallback, as unanswered)."""
+
+    def __init__(self, reason: EndReason = EndReason.TRANSFER_FAILED) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 class Transferring(Ringing):
@@ -58,6 +63,8 @@ class Transferring(Ringing):
         self.refused = False
         self.failed = False
         self.transferor_gone = False
+        # calls.unanswered_transfer = dialplan: how the ringing ended, for the dialplan's fallback.
+        self.to_dialplan: DialStatus | None = None
 
     @property
     def _transferor(self) -> Party:
@@ -146,6 +153,12 @@ class Transferring(Ringing):
         step.outcome = outcome_of(caller_status([leg.status for leg in self.legs.values() if leg.status]))
         await self._progress(PROGRESS_STATES[step.outcome])
         transferor = self._transferor.user
+        if self.transferor_gone and step.kind is TransferKind.BLIND and \
+                self.flow.settings.unanswered_transfer == "dialplan" and \
+                self.transferee == self.flow.record.caller_channel:
+            self.to_dialplan = caller_status([leg.status for leg in self.legs.values() if leg.status])
+            self.failed = True
+            return
         if self.transferor_gone and step.kind is TransferKind.BLIND and transferor is not None:
             log.info("call %s: nobody took the transfer (%s): ringing %s back", self.flow.record.call_id,
                      step.outcome.value, transferor.name)
@@ -175,6 +188,13 @@ class Transferring(Ringing):
             await self._join(flow.answered, flow.new_party(flow.answered, self.target.number, self.target.user))
         elif not self.transferor_gone:
             await self._back_to_the_transferor()
+        elif self.to_dialplan is not None:
+            # The call was answered: only the transfer's ringing went unanswered, for the fallback to handle.
+            log.info("call %s: nobody took the transferred call (%s): back to the dialplan", flow.record.call_id,
+                     self.to_dialplan.value)
+            await flow.control.set_variable(flow.caller, "ASTERISK_REC_DIALSTATUS", self.to_dialplan.value)
+            await flow.control.continue_in_dialplan(flow.caller)
+            raise TransferFailed(EndReason.UNANSWERED)
         else:
             log.info("call %s: nobody took the transferred call: it ends", flow.record.call_id)
             raise TransferFailed
@@ -206,7 +226,7 @@ class Transferring(Ringing):
         elif recording is not None:
             recording.settle(flow.clock())
         flow.watch_codes()
-        await flow.control.add_to_bridge(flow.bridge, leg, absorb_dtmf=leg in flow.codes)
+        await flow.join_bridge(leg)
         await flow.wait_for("ChannelEnteredBridge", leg)
         log.info("call %s: transferred to %s%s", flow.record.call_id, answered.label,
                  ", recording" if flow.recording is not None and flow.recording.is_open else "")
@@ -219,6 +239,8 @@ class Transferring(Ringing):
             return
         await flow.start_recording(recording, append=recording.asked)
         recording.suspended_from = None
+        # A transferor taken back while their phone still holds the call: paused until it unholds.
+        await flow.apply(recording.hold_changed(flow.held_now(), flow.clock()))
 
     async def _notices(self, transferee: Party, answered: Party, leg: str) -> None:
         """The notice, at once, to each who has not heard it and now talks to a recorded user."""
@@ -260,6 +282,5 @@ class Transferring(Ringing):
             # Before the transferor is back: nothing they say then is missing.
             await self._resume(recording)
         flow.watch_codes()
-        await flow.control.add_to_bridge(flow.bridge, self.transferor,
-                                         absorb_dtmf=self.transferor in flow.codes)
+        await flow.join_bridge(self.transferor)
         log.info("call %s: the transfer failed: back to %s", flow.record.call_id, self._transferor.label)

@@ -31,7 +31,12 @@ from asterisk_rec.testing.sipp import (
     ulaw_tone,
 )
 from asterisk_rec.testing.tones import Audio, tone_windows
-from asterisk_rec.testing.transfers import answer_and_hang_up, answer_and_transfer, call_and_transfer
+from asterisk_rec.testing.transfers import (
+    answer_and_hang_up,
+    answer_and_transfer,
+    call_and_transfer,
+    call_until_hung_up,
+)
 from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
@@ -40,7 +45,7 @@ from tests.integration.calls import (
     Snapshot,
     assert_notice_before_tone,
 )
-from tests.integration.conftest import Portal, SetModes
+from tests.integration.conftest import Portal, ServiceProcess, SetModes
 from tests.integration.phones import finish
 
 pytestmark = pytest.mark.anyio
@@ -217,6 +222,36 @@ async def test_a_transfer_nobody_takes_rings_the_transferor_back(
     for part in parts:
         assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
 
+
+async def test_a_transfer_nobody_takes_goes_to_the_dialplans_fallback_when_so_configured(
+        records: Records, ari: AriRest, set_modes: SetModes, service: ServiceProcess, tmp_path: Path) -> None:
+    """With calls.unanswered_transfer = dialplan (and a 6 s ring time), Alice (recorded always), whom Bob
+    transferred to Carol before hanging up, goes back to the lab's fallback when Carol does not answer
+    (which hangs her up with 19) instead of Bob's devices ringing again: the chain is the one transfer,
+    unanswered; the file is Alice and Bob; nothing is left in Asterisk."""
+    await set_modes(alice="always")
+    service.stop()
+    service.start("calls.unanswered_transfer=dialplan", "calls.ring_seconds=6")
+    try:
+        before = await records.snapshot()
+        offset = service.log_size()
+        carol = ring_only(CAROL_DESK, tmp_path / "carol")
+        bob = answer_and_transfer(BOB_DESK, ulaw_tone(tmp_path / "bob.ul", CALLEE_HZ), tmp_path / "bob", "203",
+                                  talk_ms=4000, refer_sub=True, leave_at_once=True)
+        await anyio.sleep(0.3)
+        alice = call_until_hung_up(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ, 30),
+                                   tmp_path / "alice")
+        await finish(alice, bob, carol)
+        service.wait_for_log("nobody took the transferred call (NOANSWER): back to the dialplan", after=offset)
+        row = await transferred_call(records, before, "201", 1)
+        assert [(t["kind"], t["target"], t["outcome"]) for t in await records.chain(row)] == [
+            ("blind", "203", "no_answer")]
+        audio, parts = await recording_of(records, row)
+        assert len(parts) == 1, parts
+        assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    finally:
+        service.stop()
+        service.start()
 
 async def test_a_recorded_user_who_transfers_the_call_away_leaves_the_rest_unrecorded(
         records: Records, ari: AriRest, set_modes: SetModes, tmp_path: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from asterisk_rec.callflow.feature_code import CodeDialled, CodeMatcher, KeyPresses, PassOn
+from asterisk_rec.callflow.talking import Talking
 
 
 def typed(matcher: CodeMatcher, keys: str, start: float = 0.0, gap: float = 0.2) -> list[object]:
@@ -80,3 +83,29 @@ def test_further_ends_of_one_press_count_once() -> None:
     assert not any(presses.is_new("2", d, 20.0 + 0.09 * i) for i, d in enumerate((40, 60, 80, 100, 150), 1))
     assert presses.is_new("2", 160, 20.45 + 0.16 + 0.05)
     assert presses.is_new("3", 20, 20.70)
+
+
+class _Control:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send_dtmf(self, channel: str, digits: str) -> None:
+        self.sent.append((channel, digits))
+
+
+@pytest.mark.anyio
+async def test_a_digit_absorbed_for_a_code_that_no_longer_counts_goes_on_to_the_other_party() -> None:
+    """A party bridged absorbing its digits (its code meant something) whose code means nothing since a
+    transfer: each digit (once, however often Asterisk reports its end) reaches the other party."""
+    control = _Control()
+    flow = SimpleNamespace(caller="alice", answered="carol", codes={}, absorbing={"alice"}, control=control)
+    talking = Talking(flow)  # type: ignore[arg-type]
+    # The 5 reported twice, its duration grown by as long as passed between the reports.
+    for digit, duration_ms, at in (("5", 100, "01.000"), ("5", 160, "01.060"), ("7", 100, "03.000")):
+        await talking.on_ChannelDtmfReceived({"type": "ChannelDtmfReceived", "channel": {"id": "alice"},
+                                              "digit": digit, "duration_ms": duration_ms,
+                                              "timestamp": f"2026-12-02T10:00:{at}+0000"})
+    assert control.sent == [("carol", "5"), ("carol", "7")]
+    await talking.on_ChannelDtmfReceived({"type": "ChannelDtmfReceived", "channel": {"id": "carol"}, "digit": "1",
+                                          "duration_ms": 100, "timestamp": "2026-12-02T10:00:05.000+0000"})
+    assert len(control.sent) == 2  # Carol's digits pass through the bridge by themselves

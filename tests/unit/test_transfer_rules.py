@@ -66,3 +66,11 @@ def test_transfer_handling_is_the_app_or_asterisk() -> None:
     assert CallSettings().transfers == "app"
     with pytest.raises(ConfigError, match=r"calls\.transfers 'core'"):
         CallSettings(transfers="core")
+
+
+def test_the_unanswered_transfer_setting_is_ring_back_or_dialplan() -> None:
+    """calls.unanswered_transfer: ring_back (default) or dialplan; anything else is refused naming it."""
+    assert CallSettings().unanswered_transfer == "ring_back"
+    assert CallSettings(unanswered_transfer="dialplan").unanswered_transfer == "dialplan"
+    with pytest.raises(ConfigError, match=r"calls\.unanswered_transfer 'voicemail'"):
+        CallSettings(unanswered_transfer="voicemail")
