@@ -31,6 +31,7 @@ from asterisk_rec.policy import (
     DialStatus,
     DialTarget,
     Pickup,
+    Side,
     dial_targets,
     external_target,
     may_pick_up,
@@ -138,11 +139,23 @@ class StasisApp:
             return
         taken.add(caller)
         recording = await self._recording_of(call_id, caller)
-        plan, owners = await self._plan_again(call_id, channels.get(caller))
+        plan, parties = await self._plan_again(call_id, channels.get(caller))
         log.info("call %s: adopted (recording %s%s)", call_id, recording.name if recording else "none",
                  f", {recording.state.value}" if recording else "")
         flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
-                                bridge["id"], snoop, recording, plan, owners, self.clock)
+                                bridge["id"], snoop, recording, plan,
+                                parties.organisation_ids if parties else (), self.clock)
+        if parties is not None:
+            # Its parties may transfer it, as before the restart; who heard the notice, by the plan.
+            flow.resolve_transfer = self._transfers_in(parties.organisation)
+            flow.find_call = self._call_talking_on
+            args = channels[caller].get("dialplan", {}).get("app_data", "").split(",")
+            called = args[2] if len(args) > 2 else ""
+            number = channels[caller].get("caller", {}).get("number", "")
+            flow.party[caller] = Party(parties.caller.extension if parties.caller else number, parties.caller,
+                                       flow.notice_to(Side.CALLER) is not None)
+            flow.callee = flow.party[leg] = Party(parties.callee.extension if parties.callee else called,
+                                                  parties.callee, flow.notice_to(Side.CALLEE) is not None)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
 
     async def _recording_of(self, call_id: str, caller: str) -> Recording | None:
@@ -157,21 +170,21 @@ class StasisApp:
         return Recording.adopted(name, parsed.organisation_id, call_id, paused_by_user=paused,
                                  parts=await self.ledger.parts_of(name))
 
-    async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, tuple[int, ...]]:
+    async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, Parties | None]:
         """An adopted call's parties and their policy, from what the caller's channel was sent to the app
-        with (``Stasis(asterisk-rec,call,<number>,<organisation>)``), so their feature code keeps working.
-        Without them the call goes on as it is."""
+        with (``Stasis(asterisk-rec,call,<number>,<organisation>)``), so their feature code and transfers
+        keep working. Without them the call goes on as it is."""
         app_data = (caller or {}).get("dialplan", {}).get("app_data", "")
         args = app_data.split(",")
         if caller is None or args[:2] != [self.control.app, "call"] or len(args) < 3:
             log.warning("call %s: cannot tell its parties again (%r): the feature code is off", call_id, app_data)
-            return CallPlan((), (), ()), ()
+            return CallPlan((), (), ()), None
         try:
             parties = await self.attribute(caller, args[2], args[3] if len(args) > 3 else "")
         except Exception:
             log.exception("call %s: cannot tell its parties again: the feature code is off", call_id)
-            return CallPlan((), (), ()), ()
-        return plan_call(parties.caller, parties.callee), parties.organisation_ids
+            return CallPlan((), (), ()), None
+        return plan_call(parties.caller, parties.callee), parties
 
     async def _end_orphan(self, channel_id: str, channel: Event, taken: set[str]) -> None:
         """A leg or snoop of a call nobody runs is hung up; a caller left waiting goes back to the dialplan."""

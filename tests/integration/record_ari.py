@@ -238,6 +238,8 @@ TRANSFERS = {
     "blind_transfer_by_the_caller_outside": ("bob", alice_transfers_bob_outside),
     "blind_transfer_to_a_busy_colleague": ("alice", bob_transfers_alice_to_busy_carol),
     "blind_transfer_rung_back": ("alice", bob_leaves_alice_with_carol_who_does_not_answer),
+    "blind_transfer_to_a_recorded_colleague": ("carol", bob_transfers_alice_to_carol),
+    "blind_transfer_by_a_recorded_callee": ("bob", bob_transfers_alice_to_carol),
     "attended_transfer_by_the_callee": ("alice", bob_consults_carol_and_transfers_alice),
     "attended_transfer_by_the_caller_outside": ("bob", alice_consults_outside_and_transfers_bob),
     "attended_transfer_after_the_consultation_ended": ("alice", bob_transfers_alice_to_carol_who_hung_up),

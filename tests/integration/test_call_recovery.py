@@ -1,6 +1,7 @@
 """The service loses its WebSocket, or dies, in the middle of a recorded call: the call goes on, stays
 recorded to the end, and is finished properly (nothing left in Asterisk). Killed in the middle of a
-transfer, it ends the call as one a party left, and the recording so far is archived."""
+transfer, it ends the call as one a party left, and the recording so far is archived; a call it adopted
+can be transferred as before."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from asterisk_rec.testing.transfers import answer_and_transfer, call_until_hung_
 from tests.integration.calls import (
     CALLEE_HZ,
     CALLER_HZ,
+    TARGET_HZ,
     Records,
     assert_both_tones,
     assert_nothing_left,
 )
 from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.phones import finish
-from tests.integration.test_transfers import assert_tones_in, recording_of
+from tests.integration.test_transfers import assert_tones_in, recording_of, transferred_call
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +109,66 @@ async def test_service_killed_mid_transfer(settings: Settings, service: ServiceP
     audio, parts = await recording_of(records, row)
     assert len(parts) == 1, parts
     assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+
+
+async def test_a_call_adopted_after_a_restart_can_be_transferred(settings: Settings, service: ServiceProcess,
+                                                                set_modes: SetModes, records: Records,
+                                                                tmp_path: Path) -> None:
+    """The service is killed (-9) and started again while Alice (recorded always) talks with Bob; it
+    adopts the call, and Bob then transfers Alice to Carol: Carol rings, answers, and the recording goes on
+    in the same file (part 1 Alice and Bob across the restart, part 2 Alice and Carol); the chain has the
+    transfer, by Bob's extension."""
+    await set_modes(alice="always")
+    async with AriRest(settings.ari) as ari:
+        before = await records.snapshot()
+        offset = service.log_size()
+        carol = answer(CAROL_DESK, ulaw_tone(tmp_path / "carol.ul", TARGET_HZ), tmp_path / "carol", ring_ms=1000)
+        bob = answer_and_transfer(BOB_DESK, ulaw_tone(tmp_path / "bob.ul", CALLEE_HZ), tmp_path / "bob", "203",
+                                  talk_ms=8000, refer_sub=True)
+        await anyio.sleep(0.3)
+        alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ, 30), tmp_path / "alice",
+                     call_ms=18000)
+        service.wait_for_log("connected, recording", after=offset)
+        await anyio.sleep(2)
+        service.kill()
+        service.start()
+        service.wait_for_log("adopted (recording asterisk-rec/")
+        await finish(alice, bob, carol)
+        await assert_nothing_left(ari)
+    row = await transferred_call(records, before, "201", 1)
+    (transfer,) = await records.chain(row)
+    assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
+            transfer["outcome"]) == ("blind", "202", "201", "203", "answered")
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+
+
+async def test_websocket_loss_while_the_transfer_target_rings(settings: Settings, service: ServiceProcess,
+                                                              set_modes: SetModes, records: Records,
+                                                              tmp_path: Path) -> None:
+    """Alice (recorded always) calls Bob, who transfers her to Carol; the WebSocket is cut while Carol's
+    desk rings, and she answers once the service is connected again: the transfer completes, the chain
+    says answered, and the file holds Alice and Bob, then Alice and Carol; nothing left in Asterisk."""
+    await set_modes(alice="always")
+    async with AriRest(settings.ari) as ari:
+        before = await records.snapshot()
+        offset = service.log_size()
+        carol = answer(CAROL_DESK, ulaw_tone(tmp_path / "carol.ul", TARGET_HZ), tmp_path / "carol", ring_ms=6000)
+        bob = answer_and_transfer(BOB_DESK, ulaw_tone(tmp_path / "bob.ul", CALLEE_HZ), tmp_path / "bob", "203",
+                                  talk_ms=4000, refer_sub=True)
+        await anyio.sleep(0.3)
+        alice = call(ALICE_DESK, "202", ulaw_tone(tmp_path / "alice.ul", CALLER_HZ, 30), tmp_path / "alice",
+                     call_ms=20000)
+        service.wait_for_log("transfers 201 to 203", after=offset)
+        await anyio.run_process(["ss", "-K", "dst", "127.0.0.1", "dport", "=", ":8088"])
+        service.wait_for_log("): connecting again", after=offset)
+        await finish(alice, bob, carol)
+        await assert_nothing_left(ari)
+    row = await transferred_call(records, before, "201", 1)
+    assert [(t["target"], t["outcome"]) for t in await records.chain(row)] == [("203", "answered")]
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == 2, parts
+    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))

@@ -22,7 +22,8 @@ SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unh
              "attended_transfer_after_the_consultation_ended", "forwarded_always_to_a_colleague",
              "forwarded_when_busy_to_a_mobile", "forwarded_after_no_answer_to_a_recorded_colleague",
              "picked_up_with_the_group_code", "picked_up_with_the_directed_code", "untrusted_trunk_caller_id",
-             "recorded_for_external_calls_only")
+             "recorded_for_external_calls_only", "blind_transfer_to_a_recorded_colleague",
+             "blind_transfer_by_a_recorded_callee")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -340,3 +341,26 @@ def test_a_user_recorded_for_external_calls_only_is_not_recorded_calling_a_colle
     fixture, result = replayed("recorded_for_external_calls_only")
     assert not commands(fixture, "channels.playWithId") and not commands(fixture, "channels.snoopChannelWithId")
     assert the_end(result)["recording"] is None
+
+
+def test_an_unrecorded_call_transferred_to_a_recorded_user_is_recorded_from_then_on() -> None:
+    """Nobody recorded until Bob transfers Alice to Carol (recorded always): once Carol answered, Alice
+    hears the notice in the bridge, then the recording starts (a new file, not appended to) before Carol
+    joins."""
+    fixture, result = replayed("blind_transfer_to_a_recorded_colleague")
+    order = [(step["command"], step["params"]) for step in fixture.commands()]
+    notice = next(i for i, (c, p) in enumerate(order) if c == "bridges.playWithId" and "notice" in p["playbackId"])
+    (record,) = [i for i, (c, p) in enumerate(order) if c == "channels.record"]
+    assert notice < record and order[record][1]["ifExists"] == "fail"
+    ended = the_end(result)
+    assert len(parts(ended)) == 1 and not ended["discarded"]
+
+
+def test_a_recorded_callee_who_transfers_away_ends_the_recording() -> None:
+    """Bob (recorded always) transfers Alice to Carol (neither recorded): the recording stops at the REFER
+    and is not started again; the file is the part before."""
+    fixture, result = replayed("blind_transfer_by_a_recorded_callee")
+    assert len(commands(fixture, "channels.record")) == 1 and len(commands(fixture, "channels.snoopChannelWithId")) == 1
+    ended = the_end(result)
+    assert len(parts(ended)) == 1 and not ended["discarded"]
+    assert [(t["kind"], t["outcome"]) for t in ended["transfers"]] == [("blind", "answered")]
