@@ -63,6 +63,7 @@ from tests.integration.test_forwarding import (
 from tests.integration.test_on_demand import ALICE_MOBILE
 from tests.integration.test_pickup import picked_up
 from tests.integration.test_transfers import (
+    alice_pauses_and_bob_transfers_her_to_carol,
     alice_transfers_bob_outside,
     bob_leaves_alice_with_carol_who_does_not_answer,
     bob_transfers_alice_to_busy_carol,
@@ -312,6 +313,13 @@ async def test_a_caller_id_from_an_untrusted_trunk(recorder: Recorder, set_modes
 
     await recorder.record("untrusted_trunk_caller_id", test_a_caller_id_from_an_untrusted_trunk.__doc__ or "",
                           scenario)
+
+async def test_an_on_demand_pause_across_a_transfer(recorder: Recorder, set_modes: SetModes) -> None:
+    """Alice is recorded on demand: she switches recording on, pauses it, is transferred by Bob to Carol
+    and resumes it (test_transfers.py's ``alice_pauses_and_bob_transfers_her_to_carol``)."""
+    await set_modes(alice="on demand")
+    await recorder.record("on_demand_pause_across_a_transfer", test_an_on_demand_pause_across_a_transfer.__doc__
+                          or "", alice_pauses_and_bob_transfers_her_to_carol)
 
 async def test_recorded_for_external_calls_only(recorder: Recorder, set_modes: SetModes) -> None:
     """Alice is recorded always, for external calls only (internal switched off): her call to Bob, a

@@ -138,6 +138,19 @@ async def bob_leaves_alice_with_carol_who_does_not_answer(work: Path) -> None:
     await finish(alice, bob_again, carol)
 
 
+async def alice_pauses_and_bob_transfers_her_to_carol(work: Path) -> None:
+    """Alice calls Bob and dials the feature code 2 s, 9 s and 17 s after he answered; Bob transfers her
+    to Carol at 11 s; Alice hangs up at 22 s."""
+    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
+    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", TARGET_HZ, 30), work / "carol", ring_ms=1000)
+    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ, 30), work / "bob", "203",
+                              talk_ms=11000, refer_sub=True)
+    await anyio.sleep(0.3)
+    alice = call_with_codes(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ, 30), work / "alice",
+                            22000, [(2000, "*1,150"), (9000, "*1,150"), (17000, "*1,150")])
+    await finish(alice, bob, carol)
+
+
 async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_notice(
         records: Records, ari: AriRest, set_modes: SetModes, portal: Portal, tmp_path: Path) -> None:
     """Alice (recorded always) calls Bob, who transfers her to Carol (``bob_transfers_alice_to_carol``).
@@ -291,14 +304,7 @@ async def test_an_on_demand_users_pause_carries_over_the_transfer(
     Alice and Carol (each checked where Alice's phone sent its tone: it pauses it to send digits)."""
     await set_modes(alice="on demand")
     before = await records.snapshot()
-    work = tmp_path
-    carol = answer(CAROL_DESK, ulaw_tone(work / "carol.ul", TARGET_HZ, 30), work / "carol", ring_ms=1000)
-    bob = answer_and_transfer(BOB_DESK, ulaw_tone(work / "bob.ul", CALLEE_HZ, 30), work / "bob", "203",
-                              talk_ms=11000, refer_sub=True)
-    await anyio.sleep(0.3)
-    alice = call_with_codes(ALICE_DESK, "202", ulaw_tone(work / "alice.ul", CALLER_HZ, 30), work / "alice",
-                            22000, [(2000, "*1,150"), (9000, "*1,150"), (17000, "*1,150")])
-    await finish(alice, bob, carol)
+    await alice_pauses_and_bob_transfers_her_to_carol(tmp_path)
     row = await transferred_call(records, before, "201", 1)
     audio, parts = await recording_of(records, row)
     assert len(parts) == 2, parts

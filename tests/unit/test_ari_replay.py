@@ -23,7 +23,7 @@ SCENARIOS = ("incoming_desk_answers", "outgoing_notice_on_answer", "hold_and_unh
              "forwarded_when_busy_to_a_mobile", "forwarded_after_no_answer_to_a_recorded_colleague",
              "picked_up_with_the_group_code", "picked_up_with_the_directed_code", "untrusted_trunk_caller_id",
              "recorded_for_external_calls_only", "blind_transfer_to_a_recorded_colleague",
-             "blind_transfer_by_a_recorded_callee")
+             "blind_transfer_by_a_recorded_callee", "on_demand_pause_across_a_transfer")
 
 
 def replayed(name: str) -> tuple[Fixture, Replayed]:
@@ -364,3 +364,17 @@ def test_a_recorded_callee_who_transfers_away_ends_the_recording() -> None:
     ended = the_end(result)
     assert len(parts(ended)) == 1 and not ended["discarded"]
     assert [(t["kind"], t["outcome"]) for t in ended["transfers"]] == [("blind", "answered")]
+
+
+def test_an_on_demand_users_pause_stays_through_a_transfer_until_the_code() -> None:
+    """Alice's recording, paused by her code before Bob's transfer, is stopped at the REFER and not started
+    again when Carol answers; her code then starts it again, appended to the same file: two parts."""
+    fixture, result = replayed("on_demand_pause_across_a_transfer")
+    records = commands(fixture, "channels.record")
+    assert [r["ifExists"] for r in records] == ["fail", "append"] and len({r["name"] for r in records}) == 1
+    order = [(step["command"], step["params"]) for step in fixture.commands()]
+    carol_joined = max(i for i, (c, p) in enumerate(order) if c == "bridges.addChannel")
+    appended = next(i for i, (c, p) in enumerate(order) if c == "channels.record" and p["ifExists"] == "append")
+    assert carol_joined < appended  # resumed by her code, after Carol joined unrecorded
+    ended = the_end(result)
+    assert len(parts(ended)) == 2 and not ended["discarded"]
