@@ -37,9 +37,12 @@ _CONSULT_TAG = "[pid]SIPpTag02[call_number]"
 _ANSWERS_NOTIFYS = ("-aa",)
 
 
-def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
-    """A request inside the call's dialog, from the headers kept when it was set up."""
-    return f"""  <send retrans="500">
+def _in_dialog(method: str, cseq: int, extra: str = "", sdp: str | None = None) -> str:
+    """A request inside the call's dialog, from the headers kept when it was set up (``sdp``: its body)."""
+    body = "      Content-Length: 0" if sdp is None else \
+        f"      Content-Type: application/sdp\n      Content-Length: [len]\n\n{sdp}"
+    retrans = "" if method == "ACK" else ' retrans="500"'
+    return f"""  <send{retrans}>
     <![CDATA[
       {method} [$remote_contact] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -49,10 +52,9 @@ def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
       CSeq: {cseq} {method}
       Contact: <sip:[local_ip]:[local_port]>
       Max-Forwards: 70
-{extra}      Content-Length: 0
+{extra}{body}
     ]]>
   </send>"""
-
 
 _OK = """  <send>
     <![CDATA[
@@ -68,38 +70,11 @@ _OK = """  <send>
 
 
 def _reinvite(cseq: int, version: int, direction: str) -> str:
-    """A re-INVITE in the call's dialog: ``sendonly`` holds the other party, ``sendrecv`` takes it back."""
-    return f"""  <send retrans="500">
-    <![CDATA[
-      INVITE [$remote_contact] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$local_party]
-      To: [$remote_party]
-      Call-ID: [call_id]
-      CSeq: {cseq} INVITE
-      Contact: <sip:[caller]@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_sdp(1, version, direction)}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="200"/>
-  <send>
-    <![CDATA[
-      ACK [$remote_contact] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$local_party]
-      To: [$remote_party]
-      Call-ID: [call_id]
-      CSeq: {cseq} ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>"""
-
+    """A re-INVITE in the call's dialog, answered and acknowledged: ``sendonly`` holds the other party,
+    ``sendrecv`` takes it back."""
+    return "\n".join([_in_dialog("INVITE", cseq, sdp=_sdp(1, version, direction)),
+                      '  <recv response="100" optional="true"/>', '  <recv response="200"/>',
+                      _in_dialog("ACK", cseq)])
 
 def _consultation() -> str:
     """The consultation call to ``[target]``, answered: its peer's To (with tag) and Contact kept."""

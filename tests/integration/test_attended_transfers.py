@@ -35,7 +35,7 @@ from asterisk_rec.testing.transfers import (
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, TARGET_HZ, Records, Snapshot, assert_notice_before_tone
 from tests.integration.conftest import Portal, SetModes
 from tests.integration.phones import finish
-from tests.integration.test_transfers import assert_tones_in, recording_of
+from tests.integration.test_transfers import assert_parts
 
 pytestmark = pytest.mark.anyio
 
@@ -104,10 +104,7 @@ async def test_the_callee_transfers_the_caller_to_the_colleague_he_consulted(
     assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
             transfer["outcome"], transfer["consultation_call_id"]) == (
         "attended", "202", "201", "203", "answered", consultation["call_id"])
-    audio, parts = await recording_of(records, call)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+    await assert_parts(records, call, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, TARGET_HZ))
     assert_notice_before_tone(capture.audio(), CALLER_HZ)
     assert not await records.rows("SELECT 1 FROM recordings WHERE call_id = %s", (consultation["call_id"],))
     async with portal.api(portal.admin) as api:
@@ -136,10 +133,7 @@ async def test_the_caller_transfers_a_recorded_callee_to_the_outside_party_she_c
     assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
             transfer["outcome"], transfer["consultation_call_id"]) == (
         "attended", "201", "202", OUTSIDE_NUMBER, "answered", consultation["call_id"])
-    audio, parts = await recording_of(records, call)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLEE_HZ, TARGET_HZ))
+    await assert_parts(records, call, (CALLER_HZ, CALLEE_HZ), (CALLEE_HZ, TARGET_HZ))
     assert_notice_before_tone(capture.audio(), CALLEE_HZ)
 
 
@@ -155,7 +149,4 @@ async def test_an_attended_transfer_to_a_consultation_that_ended_is_refused_and_
     call = rows["201"]
     (transfer,) = await records.chain(call)
     assert (transfer["kind"], transfer["target"], transfer["outcome"]) == ("attended", "203", "refused")
-    audio, parts = await recording_of(records, call)
-    assert len(parts) == 2, parts
-    for part in parts:
-        assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+    await assert_parts(records, call, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, CALLEE_HZ))

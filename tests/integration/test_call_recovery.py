@@ -25,7 +25,7 @@ from tests.integration.calls import (
 )
 from tests.integration.conftest import ServiceProcess, SetModes
 from tests.integration.phones import finish
-from tests.integration.test_transfers import assert_tones_in, recording_of, transferred_call
+from tests.integration.test_transfers import assert_parts, transferred_call
 
 pytestmark = pytest.mark.anyio
 
@@ -106,9 +106,7 @@ async def test_service_killed_mid_transfer(settings: Settings, service: ServiceP
         await assert_nothing_left(ari)
     row = await records.one_call(before, caller="201", callee="202", disposition="answered")
     await records.new_recording(before, linked_to=row)
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 1, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ))
 
 
 async def test_a_call_adopted_after_a_restart_can_be_transferred(settings: Settings, service: ServiceProcess,
@@ -139,10 +137,7 @@ async def test_a_call_adopted_after_a_restart_can_be_transferred(settings: Setti
     (transfer,) = await records.chain(row)
     assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
             transfer["outcome"]) == ("blind", "202", "201", "203", "answered")
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, TARGET_HZ))
 
 
 async def test_websocket_loss_while_the_transfer_target_rings(settings: Settings, service: ServiceProcess,
@@ -168,7 +163,4 @@ async def test_websocket_loss_while_the_transfer_target_rings(settings: Settings
         await assert_nothing_left(ari)
     row = await transferred_call(records, before, "201", 1)
     assert [(t["target"], t["outcome"]) for t in await records.chain(row)] == [("203", "answered")]
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, TARGET_HZ))

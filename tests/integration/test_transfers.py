@@ -138,6 +138,16 @@ async def bob_leaves_alice_with_carol_who_does_not_answer(work: Path) -> None:
     await finish(alice, bob_again, carol)
 
 
+async def assert_parts(records: Records, row: dict[str, Any], *tones: tuple[int, ...]) -> Audio:
+    """The call's stored file has one recorded part per entry of ``tones``, each holding those tones
+    (``assert_tones_in``); returns its audio."""
+    audio, parts = await recording_of(records, row)
+    assert len(parts) == len(tones), parts
+    for part, part_tones in zip(parts, tones, strict=True):
+        assert_tones_in(audio, part, part_tones)
+    return audio
+
+
 async def alice_pauses_and_bob_transfers_her_to_carol(work: Path) -> None:
     """Alice calls Bob and dials the feature code 2 s, 9 s and 17 s after he answered; Bob transfers her
     to Carol at 11 s; Alice hangs up at 22 s."""
@@ -166,10 +176,7 @@ async def test_the_callee_transfers_the_caller_to_a_colleague_who_hears_the_noti
     (transfer,) = await records.chain(row)
     assert (transfer["kind"], transfer["transferor"], transfer["transferee"], transfer["target"],
             transfer["outcome"]) == ("blind", "202", "201", "203", "answered")
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLER_HZ, TARGET_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, TARGET_HZ))
     assert_notice_before_tone(capture.audio(), CALLER_HZ)
     async with portal.api(portal.admin) as api:
         (listed,) = (await api.get(f"/api/v1/calls/{row['id']}")).json()["transfers"]
@@ -194,10 +201,7 @@ async def test_the_caller_transfers_a_recorded_callee_to_an_outside_number(
     (transfer,) = await records.chain(row)
     assert (transfer["transferor"], transfer["transferee"], transfer["target"], transfer["outcome"]) == (
         "201", "202", OUTSIDE_NUMBER, "answered")
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
-    assert_tones_in(audio, parts[1], (CALLEE_HZ, TARGET_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLEE_HZ, TARGET_HZ))
     assert_notice_before_tone(capture.audio(), CALLEE_HZ)
 
 
@@ -212,10 +216,7 @@ async def test_a_failed_transfer_keeps_the_parties_and_the_recording_going(
     row = await transferred_call(records, before, "201", 1)
     (transfer,) = await records.chain(row)
     assert (transfer["target"], transfer["outcome"]) == ("203", "busy")
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    for part in parts:
-        assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, CALLEE_HZ))
 
 
 async def test_a_transfer_nobody_takes_rings_the_transferor_back(
@@ -230,10 +231,7 @@ async def test_a_transfer_nobody_takes_rings_the_transferor_back(
     chain = await records.chain(row)
     assert [(t["kind"], t["target"], t["outcome"]) for t in chain] == [
         ("blind", "203", "no_answer"), ("ring_back", "202", "answered")]
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 2, parts
-    for part in parts:
-        assert_tones_in(audio, part, (CALLER_HZ, CALLEE_HZ))
+    await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ), (CALLER_HZ, CALLEE_HZ))
 
 
 async def test_a_transfer_nobody_takes_goes_to_the_dialplans_fallback_when_so_configured(
@@ -259,9 +257,7 @@ async def test_a_transfer_nobody_takes_goes_to_the_dialplans_fallback_when_so_co
         row = await transferred_call(records, before, "201", 1)
         assert [(t["kind"], t["target"], t["outcome"]) for t in await records.chain(row)] == [
             ("blind", "203", "no_answer")]
-        audio, parts = await recording_of(records, row)
-        assert len(parts) == 1, parts
-        assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+        await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ))
     finally:
         service.stop()
         service.start()
@@ -274,9 +270,7 @@ async def test_a_recorded_user_who_transfers_the_call_away_leaves_the_rest_unrec
     before = await records.snapshot()
     await bob_transfers_alice_to_carol(tmp_path)
     row = await transferred_call(records, before, "201", 1)
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 1, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, CALLEE_HZ))
+    audio = await assert_parts(records, row, (CALLER_HZ, CALLEE_HZ))
     assert tone_windows(audio, TARGET_HZ).count(True) <= 2  # nothing of Carol
 
 async def test_a_transfer_to_a_recorded_user_records_from_then_on_after_the_notice(
@@ -290,9 +284,7 @@ async def test_a_transfer_to_a_recorded_user_records_from_then_on_after_the_noti
     with capture:
         await bob_transfers_alice_to_carol(tmp_path)
     row = await transferred_call(records, before, "201", 1)
-    audio, parts = await recording_of(records, row)
-    assert len(parts) == 1, parts
-    assert_tones_in(audio, parts[0], (CALLER_HZ, TARGET_HZ))
+    audio = await assert_parts(records, row, (CALLER_HZ, TARGET_HZ))
     assert tone_windows(audio, CALLEE_HZ).count(True) <= 2  # nothing of Bob: he was not recorded
     assert_notice_before_tone(capture.audio(), TARGET_HZ)
 
