@@ -29,20 +29,29 @@ R = TypeVar("R")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int, children: bool = False) -> float:
-    """utime + stime of ``pid``; with ``children``, also of its children it waited for (the service's
-    ffmpeg conversions)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """``pid``'s own CPU seconds (utime + stime) and its children's it waited for (cutime + cstime: the
+    service's ffmpeg and ffprobe)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = int(fields[11]) + int(fields[12])
-    if children:
-        used += int(fields[13]) + int(fields[14])
-    return used / TICKS
+    return (int(fields[11]) + int(fields[12])) / TICKS, (int(fields[13]) + int(fields[14])) / TICKS
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of ``pid``; with ``children``, also of its children it waited for."""
+    own, waited = cpu_times(pid)
+    return own + waited if children else own
 
 
 @dataclass(frozen=True)
 class CpuUse:
     asterisk: float
-    service: float
+    service_own: float = 0.0
+    service_children: float = 0.0
+
+    @property
+    def service(self) -> float:
+        """The service with its children."""
+        return self.service_own + self.service_children
 
 
 class CallLoad:
@@ -73,10 +82,12 @@ class CallLoad:
             return conn.execute(sql.encode(), params).fetchall()
 
     def place(self, calls: int, number: str, service: subprocess.Popen[bytes] | None, tag: str,
-              scenario: Path = SCENARIOS / "caller.xml") -> CpuUse:
-        """``calls`` calls from Alice to ``number``, started at 5 a second, each ``seconds`` long (or as
-        ``scenario`` says); returns the CPU Asterisk and the service (conversions included) used
-        meanwhile."""
+              scenario: Path = SCENARIOS / "caller.xml", ramp_seconds: float | None = None,
+              settled: Callable[[], bool] | None = None) -> CpuUse:
+        """``calls`` calls from Alice to ``number``, started at 5 a second (or all within ``ramp_seconds``,
+        as a busy hour's burst), each ``seconds`` long (or as ``scenario`` says); returns the CPU Asterisk
+        and the service (own, and its children's) used meanwhile, until ``settled`` says the service is
+        done with them (its recordings archived; at most a minute) or 3 s after the last hangup."""
         asterisk = self.lab.services.status()["asterisk"]
         assert asterisk is not None, "the lab's Asterisk is not running"
         common = ["-i", "127.0.0.1", "-nostdin", "-timeout", f"{self.seconds + 120}s", "-m", str(calls),
@@ -87,19 +98,24 @@ class CallLoad:
             cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         start_asterisk = cpu_seconds(asterisk)
-        start_service = cpu_seconds(service.pid, children=True) if service else 0.0
+        start_own, start_children = cpu_times(service.pid) if service else (0.0, 0.0)
+        # -r calls per -rp milliseconds.
+        rate = ["-r", "5"] if ramp_seconds is None else ["-r", str(calls), "-rp", str(round(ramp_seconds * 1000))]
         calling = subprocess.run(
             ["sipp", "-sf", str(scenario), "-p", str(ALICE_DESK.sip_port), "-mp", "40000",
-             "-l", str(calls), "-r", "5", "-d", str(self.seconds * 1000), "-key", "stream",
+             "-l", str(calls), *rate, "-d", str(self.seconds * 1000), "-key", "stream",
              f"{self.caller_tone},-1,0", "-key", "caller", "alice-desk", "-key", "test_id", tag,
              "-key", "trunk", "no", "-s", number, *common, "127.0.0.1:5060"],
             cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         answering.wait(60)
         if calling.returncode != 0:
             print(f"  (SIPp caller exit {calling.returncode} for {tag})", file=sys.stderr)
+        deadline = time.monotonic() + 60
         time.sleep(3)  # recordings closing and being archived
-        used_service = cpu_seconds(service.pid, children=True) - start_service if service else 0.0
-        return CpuUse(cpu_seconds(asterisk) - start_asterisk, used_service)
+        while settled is not None and not settled() and time.monotonic() < deadline:
+            time.sleep(1)
+        own, children = cpu_times(service.pid) if service else (start_own, start_children)
+        return CpuUse(cpu_seconds(asterisk) - start_asterisk, own - start_own, children - start_children)
 
     def is_complete(self, audio: Audio) -> bool:
         """At least the call's length less a second, both tones in at least 98 % of the 100 ms windows."""

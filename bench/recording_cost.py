@@ -1,12 +1,16 @@
-"""What recording costs: N concurrent SIPp calls (alice-desk -> bob-desk, each phone sending its own tone)
-recorded by the app (a snoop of the caller, or the bridge itself) beside the same calls recorded by a
-plain dialplan MixMonitor (what FreePBX does), in the same run, interleaved.
+"""What a recorded call costs, measured as an outsider would: bursts of N calls (alice-desk -> bob-desk,
+all started within ``--ramp`` seconds, as a busy hour does; each phone sending its own tone; ``--seconds``
+long once answered), recorded by asterisk-rec (the archive format WAV) beside the same burst recorded by a
+plain dialplan MixMonitor that first plays the same notice (``Playback()`` before ``Dial()``: both sides
+play the same audio), in ``--pairs`` interleaved pairs per N; means reported.
 
-Reported per case: Asterisk + service CPU seconds per minute of recording made (SIPp's own CPU is not
-counted), its ratio to MixMonitor's in the same round, and the share of recordings complete (at least
-the call's length less a second, both tones in at least 98 % of the 100 ms windows).
+Per case: Asterisk's CPU, the service's own CPU and its children's (ffmpeg, ffprobe: the ones it waited
+for), all per recorded call-minute, and the total's ratio to MixMonitor's in the same pair; set-up, from the
+callee's notice ending to the parties joined, as Asterisk timed both (p50, p95, worst); and the recordings
+complete from the moment the parties are joined (the callee's tone first in the file): both tones in at
+least 99 % of the 100 ms windows, no hole over 100 ms, and at least the call's length less a second.
 
-    sudo .venv/bin/python -m bench.recording_cost --calls 10 50 100 --seconds 60
+    sudo .venv/bin/python -m bench.recording_cost --calls 10 50 100 200 --seconds 30 --pairs 2
 
 Needs root and the lab up; stop the demo's service first (`./run stop`): one app instance at a time.
 """
@@ -14,49 +18,91 @@ Needs root and the lab up; stop the demo's service first (`./run stop`): one app
 from __future__ import annotations
 
 import argparse
+import itertools
+import statistics
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from asterisk_rec.testing.tones import Audio, read_audio, read_wav
-from bench.load import CallLoad, recording_alice, run_cases
+from asterisk_rec.testing.tones import Audio, read_audio, read_wav, tone_windows
+from bench.load import CALLEE_HZ, CALLER_HZ, CallLoad, percentile, recording_alice
 
-METHODS = ("mixmonitor", "snoop", "bridge")
+# Each recorder and the service's settings for it (None: no service, the dialplan records).
+RECORDERS: dict[str, tuple[str, ...] | None] = {
+    "mixmonitor": None,
+    "asterisk-rec": (),  # a snoop of the caller, the default
+    "asterisk-rec bridge": ("calls.recording_method=bridge",),
+}
+# A MixMonitor of the bridged call after Playback(asterisk-rec/notice): dialplan/lab.conf.
+MIXMONITOR_NUMBER = "8302"
+
+LAG_SQL = """
+SELECT EXTRACT(EPOCH FROM answered_at - notice_finished_at)::float AS lag
+FROM app_calls WHERE started_at >= %s AND answered_at IS NOT NULL AND notice_finished_at IS NOT NULL
+"""
 
 
 @dataclass
-class Result:
+class Case:
     calls: int
-    method: str
-    cpu_per_call_minute: float
-    service_share: float  # of that CPU, the service's part
-    complete: int
+    recorder: str
+    asterisk: float  # CPU seconds per recorded call-minute
+    own: float
+    children: float
     recordings: int
+    complete: int
+    lags: list[float]
+
+    @property
+    def total(self) -> float:
+        return self.asterisk + self.own + self.children
+
+
+def complete_from_join(audio: Audio, seconds: int) -> bool:
+    """From the callee's first tone on (the parties joined): both tones in 99 % of the windows, no two
+    windows in a row without one of them, and the call's length less a second."""
+    caller, callee = tone_windows(audio, CALLER_HZ), tone_windows(audio, CALLEE_HZ)
+    if True not in callee:
+        return False
+    joined = callee.index(True)
+    # The last window may be cut by the hangup.
+    both = [a and b for a, b in zip(caller[joined:-1], callee[joined:-1], strict=True)]
+    holes = any(not first and not second for first, second in itertools.pairwise(both))
+    return len(both) >= (seconds - 1) * 10 and sum(both) >= 0.99 * len(both) and not holes
 
 
 class Bench(CallLoad):
-    def __init__(self, seconds: int, workdir: Path) -> None:
+    def __init__(self, seconds: int, ramp: float, workdir: Path) -> None:
         super().__init__(seconds, workdir)
+        self.ramp = ramp
         self.plain = self.lab.rootfs.inside("/var/spool/asterisk/recording/lab-plain")
 
-    def run(self, calls: int, method: str) -> Result:
-        service = None
-        if method != "mixmonitor":
-            service = self.start_service(f"{method}-{calls}", f"calls.recording_method={method}")
+    def run(self, calls: int, recorder: str, pair: int) -> Case:
+        settings = RECORDERS[recorder]
+        service = None if settings is None else \
+            self.start_service(f"{recorder.replace(' ', '-')}-{calls}-{pair}", *settings)
         before = set(self.plain.glob("*.wav"))
         since = datetime.now(UTC).replace(microsecond=0)
-        used = self.place(calls, "8202" if method == "mixmonitor" else "202", service, f"bench-{calls}")
+
+        def archived() -> bool:
+            return len(self.query("SELECT 1 FROM recordings WHERE started_at >= %s AND state = 'stored'",
+                                  (since,))) >= calls
+
+        used = self.place(calls, MIXMONITOR_NUMBER if service is None else "202", service,
+                          f"cost-{calls}-{pair}", ramp_seconds=self.ramp,
+                          settled=None if service is None else archived)
         if service is not None:
             service.terminate()
             service.wait(15)
         audios = self.mixmonitor_recordings(before) if service is None else self.archived(since)
-        complete = sum(1 for audio in audios if self.is_complete(audio))
-        recorded_minutes = sum(audio.seconds for audio in audios) / 60
-        total = used.asterisk + used.service
+        lags = [] if service is None else [row["lag"] for row in self.query(LAG_SQL, (since,))]
+        minutes = max(sum(audio.seconds for audio in audios) / 60, 1e-9)
         # Per minute actually recorded: calls lost under load must not make a case look cheaper.
-        return Result(calls, method, total / max(recorded_minutes, 1e-9), used.service / max(total, 1e-9), complete,
-                      len(audios))
+        return Case(calls, recorder, used.asterisk / minutes, used.service_own / minutes,
+                    used.service_children / minutes, len(audios),
+                    sum(1 for audio in audios if complete_from_join(audio, self.seconds)), lags)
 
     def mixmonitor_recordings(self, before: set[Path]) -> list[Audio]:
         made = sorted(set(self.plain.glob("*.wav")) - before)
@@ -70,31 +116,55 @@ class Bench(CallLoad):
         return [read_audio(Path(self.settings.archive.root) / row["path"]) for row in rows]
 
 
+def table(cases: list[Case], seconds: int) -> str:
+    lines = ["| N | recorder | Asterisk | service own | service children | total | vs MixMonitor "
+             "| set-up p50 / p95 / worst (s) | complete from the join |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for calls in sorted({case.calls for case in cases}):
+        baseline = statistics.mean(c.total for c in cases if c.calls == calls and c.recorder == "mixmonitor")
+        for recorder in RECORDERS:
+            mine = [c for c in cases if c.calls == calls and c.recorder == recorder]
+            if not mine:
+                continue
+            lags = [lag for c in mine for lag in c.lags]
+            lag = f"{percentile(lags, 0.5):.3f} / {percentile(lags, 0.95):.3f} / {max(lags):.3f}" if lags else "-"
+            own = statistics.mean(c.own for c in mine)
+            children = statistics.mean(c.children for c in mine)
+            total = statistics.mean(c.total for c in mine)
+            lines.append(f"| {calls} | {recorder} | {statistics.mean(c.asterisk for c in mine):.3f} | "
+                         f"{own:.3f} | {children:.3f} | {total:.3f} | {total / baseline:.2f} | {lag} | "
+                         f"{sum(c.complete for c in mine)}/{sum(c.recordings for c in mine)} "
+                         f"(of {calls * len(mine)} calls) |")
+    return "\n".join([f"CPU seconds per recorded call-minute, {seconds} s calls; means of the pairs.", *lines])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, nargs="+", default=[10, 50, 100])
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--calls", type=int, nargs="+", default=[10, 50, 100, 200])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--ramp", type=float, default=5.0, help="all N calls start within this many seconds")
+    parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--bridge", action="store_true", help="also asterisk-rec recording the bridge")
     parser.add_argument("--keep", type=Path, help="keep SIPp's error logs and the services' logs here")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="asterisk-rec-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(args.seconds, workdir)
-    # The recordings as Asterisk wrote them: no conversion in the recording's cost (bench/archive_latency.py
-    # and bench/archive_formats.py measure conversion).
+    bench = Bench(args.seconds, args.ramp, workdir)
+    cases = []
     with recording_alice(bench, "wav", keep=args.keep is not None):
-        methods = ["mixmonitor", *(m for m in args.methods if m != "mixmonitor")]
-        results = run_cases(
-            args.calls, methods, bench.run,
-            lambda r: f"{r.cpu_per_call_minute:.3f} CPU-s/call-min, {r.complete}/{r.recordings} complete")
-    print(f"| N | method | CPU s per recorded call-minute | of which the service | ratio to MixMonitor "
-          f"| complete ({args.seconds} s calls) |")
-    print("|---|---|---|---|---|---|")
-    for result in results:
-        baseline = next(r for r in results if r.calls == result.calls and r.method == "mixmonitor")
-        ratio = result.cpu_per_call_minute / baseline.cpu_per_call_minute
-        print(f"| {result.calls} | {result.method} | {result.cpu_per_call_minute:.3f} | "
-              f"{result.service_share:.0%} | {ratio:.2f} | {result.complete}/{result.calls} |")
+        for calls in args.calls:
+            for pair in range(args.pairs):
+                # Interleaved: the box's noise (about 10 %) falls on both recorders alike.
+                recorders = [r for r in RECORDERS if args.bridge or r != "asterisk-rec bridge"]
+                order = recorders if pair % 2 == 0 else recorders[::-1]
+                for recorder in order:
+                    case = bench.run(calls, recorder, pair)
+                    cases.append(case)
+                    time.sleep(5)  # the last calls' ends settle in Asterisk
+                    print(f"N={calls:<4} {recorder:<20} total {case.total:.3f} CPU-s/call-min "
+                          f"(Asterisk {case.asterisk:.3f}, own {case.own:.3f}, children {case.children:.3f}), "
+                          f"{case.complete}/{case.recordings} complete", flush=True)
+    print(table(cases, args.seconds))
 
 
 if __name__ == "__main__":

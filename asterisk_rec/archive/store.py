@@ -1,13 +1,18 @@
 """Fetching a recording from Asterisk into the archive: streamed to disk (never whole in memory),
 converted file to file, hashed, synced, and only then given its name. The spool copy may be deleted only
 after this returns. An archived file is never rewritten: if the name exists (a crash after the file was
-stored but before it was recorded as stored) that file is taken as it is."""
+stored but before it was recorded as stored) that file is taken as it is.
+
+No process is started where none is needed: a recording archived in the spool's format is the fetched
+file itself, hashed while it arrived; its length comes from the WAV header (the same audio when it is
+converted), so ffprobe runs only for a header that cannot tell."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +68,29 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-async def _download(ari: AriRest, name: str, partial: Path) -> None:
+def wav_seconds(path: Path) -> float | None:
+    """A WAV file's length from its header; None if the header cannot tell (not a WAV, or one whose
+    sizes were never written, as after a crash)."""
+    try:
+        with wave.open(str(path), "rb") as audio:
+            frames, rate = audio.getnframes(), audio.getframerate()
+    except (wave.Error, EOFError, OSError):
+        return None
+    return frames / rate if frames and rate else None
+
+
+async def _download(ari: AriRest, name: str, partial: Path) -> tuple[str, int]:
+    """Streams the recording to ``partial`` and syncs it; returns its SHA-256 and size, taken as it came."""
+    digest = hashlib.sha256()
+    size = 0
     async with ari.stored_recording(name) as chunks, await anyio.open_file(partial, "wb") as out:
         async for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
             await out.write(chunk)
         await out.flush()
         await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
+    return digest.hexdigest(), size
 
 
 async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_format: ArchiveFormat,
@@ -77,20 +99,32 @@ async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_form
     threads or ffmpeg processes, off the event loop."""
     fetched = target.with_name(f".{target.stem}.{spool_format}.partial")
     encoded = target.with_name(f".{target.name}.partial")
+    # What is known of the stored file without reading it again: its hash and size, and its length.
+    known: tuple[str, int] | None = None
+    seconds: float | None = None
     try:
         if not await anyio.Path(target).exists():
             await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-            await _download(ari, name, fetched)
+            fetched_hash = await _download(ari, name, fetched)
+            if spool_format == "wav":
+                seconds = await anyio.to_thread.run_sync(wav_seconds, fetched)
             if archive_format.value == spool_format:
                 await anyio.Path(fetched).rename(encoded)
             else:
                 await convert(fetched, encoded, archive_format)
                 await anyio.to_thread.run_sync(_fsync_file, encoded)
-            # If an earlier attempt stored it meanwhile, that file stands.
-            with contextlib.suppress(FileExistsError):
+            try:
                 await anyio.to_thread.run_sync(_finish, encoded, target)
-        sha256, size = await anyio.to_thread.run_sync(sha256_of, target)
-        return ArchivedFile(target, sha256, size, await duration_seconds(target))
+                known = fetched_hash if archive_format.value == spool_format else None
+            except FileExistsError:
+                # An earlier attempt stored it meanwhile: that file stands, as it is.
+                seconds = None
+        if known is None:
+            known = await anyio.to_thread.run_sync(sha256_of, target)
+        sha256, size = known
+        if seconds is None and archive_format is ArchiveFormat.WAV:
+            seconds = await anyio.to_thread.run_sync(wav_seconds, target)
+        return ArchivedFile(target, sha256, size, seconds if seconds is not None else await duration_seconds(target))
     except OSError as err:
         raise ArchiveError(f"cannot store {name} in {target.parent}: {err.strerror or err}") from err
     finally:

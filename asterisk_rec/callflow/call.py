@@ -17,7 +17,7 @@ import anyio
 from asterisk_rec.callflow.attended import AttendedTransferring
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.ending import Ending
-from asterisk_rec.callflow.events import GONE, Event, channel_id
+from asterisk_rec.callflow.events import GONE, Event, channel_id, event_time
 from asterisk_rec.callflow.feature_code import CodeMatcher
 from asterisk_rec.callflow.inbox import EventRouter, Inbox
 from asterisk_rec.callflow.joining import Joining
@@ -65,8 +65,8 @@ def now() -> datetime:
 
 @dataclass
 class CallRecord:
-    """What the call leaves for its call row: who, when the notice ended, when the parties met, and its
-    recording (with the parts it covers)."""
+    """What the call leaves for its call row: who, when the notice ended, when the parties met (both as
+    Asterisk saw them), and its recording (with the parts it covers)."""
 
     call_id: str
     caller_channel: str
@@ -159,6 +159,12 @@ class CallFlow:
     @property
     def recording(self) -> Recording | None:
         return self.record.recording
+
+    def when(self, event: Event) -> datetime:
+        """When Asterisk raised ``event`` (what the parties lived, however late the app took it in); the
+        app's clock for an event without a time."""
+        at = event_time(event)
+        return self.clock() if at is None else datetime.fromtimestamp(at, UTC)
 
     def held_now(self) -> bool:
         """Whether one of the two talking holds the call (nobody is recorded on hold)."""

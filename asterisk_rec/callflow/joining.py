@@ -33,8 +33,8 @@ class Joining(Phase):
             playback = await flow.play(answered, f"sound:{flow.settings.notice_sound}", "notice-callee",
                                        notice.language)
             flow.party[answered].heard_notice = True
-            await flow.wait_for("PlaybackFinished", playback, field="playback", within=PROMPT_SECONDS)
-            flow.record.notice_finished_at = flow.clock()
+            finished = await flow.wait_for("PlaybackFinished", playback, field="playback", within=PROMPT_SECONDS)
+            flow.record.notice_finished_at = flow.when(finished)
         if not flow.caller_answered:
             await flow.control.answer(flow.caller)
         if answered in flow.to_answer:
@@ -48,7 +48,6 @@ class Joining(Phase):
         if recording is not None:
             await flow.start_recording(recording)
         await flow.join_bridge(answered)
-        await flow.wait_for("ChannelEnteredBridge", answered)
-        flow.record.joined_at = flow.clock()
+        flow.record.joined_at = flow.when(await flow.wait_for("ChannelEnteredBridge", answered))
         log.info("call %s: connected%s", flow.record.call_id,
                  ", recording" if flow.recording is not None and flow.recording.is_open else "")

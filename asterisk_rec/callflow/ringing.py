@@ -149,7 +149,7 @@ class Ringing(Phase):
         if event["playback"]["id"] != self.notice_playing:
             return
         self.notice_playing = None
-        self.flow.record.notice_finished_at = self.flow.clock()
+        self.flow.record.notice_finished_at = self.flow.when(event)
         if self.answered is None:
             self.ringing_tone = await self.flow.play(self.flow.caller, "tone:ring",
                                                      "ringing" if self.forward is None else "ringing-forwarded")

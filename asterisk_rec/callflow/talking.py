@@ -68,7 +68,7 @@ class Talking(Phase):
 
     async def on_PlaybackFinished(self, event: Event) -> None:
         if event["playback"]["id"] == self.flow.object_id("notice-bridge"):
-            self.flow.record.notice_finished_at = self.flow.clock()
+            self.flow.record.notice_finished_at = self.flow.when(event)
 
     async def on_ChannelHold(self, event: Event) -> None:
         if self._party(event) is not None:

@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from asterisk_rec.adapters.ari import AriConnection, AriRest
+from asterisk_rec.archive.convert import duration_seconds
 from asterisk_rec.archive.paths import archive_path
 from asterisk_rec.archive.store import fetch_into_archive
 from asterisk_rec.config import Settings
@@ -69,7 +70,8 @@ async def test_bridged_call_is_recorded_and_fetched(settings: Settings, tone_rec
 
 async def test_fetch_into_archive(settings: Settings, tone_recording: str, tmp_path: Path) -> None:
     """The archive copy lands at its organisation/day path with the SHA-256 of its bytes, no partial file
-    is left, the tone is intact, and fetching again onto it leaves the file as it was (never rewritten)."""
+    is left, the tone is intact, and fetching again onto it leaves the file as it was (never rewritten).
+    Its length, read from the header Asterisk wrote, is what ffprobe reads."""
     target = archive_path(tmp_path / "archive", 7, date(2026, 11, 28), new_call_id(), "wav")
     async with AriRest(settings.ari) as ari:
         archived = await fetch_into_archive(ari, tone_recording, target, ArchiveFormat.WAV)
@@ -81,6 +83,7 @@ async def test_fetch_into_archive(settings: Settings, tone_recording: str, tmp_p
     assert (target.stat().st_ino, target.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
     assert 2.5 <= archived.seconds <= 3.5, archived.seconds
+    assert abs(archived.seconds - await duration_seconds(target)) < 0.01
     assert tone_coverage(read_wav(target), TONE_HZ) >= 0.95
 
 

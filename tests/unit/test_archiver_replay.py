@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from asterisk_rec.archive.paths import archive_path
-from asterisk_rec.archive.store import ArchivedFile
+from asterisk_rec.archive.store import ArchivedFile, wav_seconds
 from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.config import ArchiveSettings
 from asterisk_rec.directory.models import ArchiveFormat
@@ -76,13 +76,14 @@ class Spool:
 class Rows:
     """The recordings table as the archiver writes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, archive_format: ArchiveFormat = ArchiveFormat.MP3) -> None:
+        self.format = archive_format
         self.stored: dict[str, tuple[RecordingName, ArchivedFile, Path]] = {}
         self.failures: list[tuple[str, str]] = []
         self.changed = anyio.Event()
 
     async def archive_format(self, organisation_id: int) -> ArchiveFormat | None:
-        return ArchiveFormat.MP3
+        return self.format
 
     async def recording_stored(self, name: str, parsed: RecordingName, file: ArchivedFile, relative: Path,
                                archive_format: ArchiveFormat) -> None:
@@ -136,6 +137,33 @@ async def test_the_replayed_calls_recording_is_archived(fixture_name: str, tmp_p
     assert hashlib.sha256(target.read_bytes()).hexdigest() == file.sha256
     assert abs(file.seconds - SECONDS) < 0.2
     assert name not in spool.files and rows.failures == []
+
+
+async def test_a_wav_archived_as_wav_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Archived in the spool's format, the file is the spool's bytes as they came (hashed on the way),
+    and its length is read from its header: neither ffmpeg nor ffprobe runs."""
+    async def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(anyio, "run_process", no_process)
+    name, held, released = the_recording("incoming_desk_answers")
+    spool, rows = Spool({name: tone_wav()}), Rows(ArchiveFormat.WAV)
+    data = spool.files[name]
+    _, file, _ = await archived(name, spool, rows, tmp_path, held, released)
+    assert file.path.read_bytes() == data and file.sha256 == hashlib.sha256(data).hexdigest()
+    assert (file.size, file.seconds) == (len(data), SECONDS)
+
+
+def test_a_wavs_length_comes_from_its_header(tmp_path: Path) -> None:
+    """Frames over rate; a header whose sizes were never written (a crash), or no WAV at all: unknown."""
+    (tmp_path / "ok.wav").write_bytes(tone_wav(1.5))
+    assert wav_seconds(tmp_path / "ok.wav") == 1.5
+    unfinished = bytearray(tone_wav(1.0))
+    unfinished[40:44] = b"\0\0\0\0"  # the data chunk's size
+    (tmp_path / "unfinished.wav").write_bytes(bytes(unfinished))
+    (tmp_path / "noise.wav").write_bytes("geen wav \u00e9\U0001f600".encode())
+    assert wav_seconds(tmp_path / "unfinished.wav") is None and wav_seconds(tmp_path / "noise.wav") is None
+    assert wav_seconds(tmp_path / "missing.wav") is None
 
 
 async def test_a_failed_fetch_is_noted_and_retried(tmp_path: Path) -> None:
