@@ -15,6 +15,7 @@ import collections
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,18 +27,30 @@ from bench.recording_cost import Bench
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<path>[^:]*)(?::\d+)?\)$")
 
 
+def py_spy() -> str:
+    """py-spy from the project's virtual environment, else from the PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else "py-spy"
+
+
 def module_of(path: str) -> str:
-    """``asterisk_rec.callflow.ringing``, ``asyncari``, ``psycopg``, ``<stdlib>``..., from a frame's file."""
+    """``asterisk_rec.callflow.ringing``, ``asyncari``, ``httpx``, ``asyncio``..., from a frame's file
+    (py-spy gives it from the package on: ``asyncari/model.py``)."""
     parts = Path(path).with_suffix("").parts
-    if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1]
-    if "asterisk_rec" in parts:
-        return ".".join(parts[parts.index("asterisk_rec"):][:3])
-    return "<python>"
+    if not parts or parts[0].startswith("<"):
+        return "<python>"
+    if parts[0] == "asterisk_rec":
+        return ".".join(parts[:3])
+    return parts[0]
+
+
+# A thread waiting (py-spy may still sample it): the event loop's select, a worker thread's queue.
+IDLE = ("EpollSelector.select", "Condition.wait", "Queue.get")
 
 
 def shares(collapsed: Path) -> tuple[int, collections.Counter[str], collections.Counter[str]]:
-    """Samples in all; per module, the samples it is on the stack in (once each) and at the top of."""
+    """Busy samples in all (waiting ones left out); per module, the samples it is on the stack in (once
+    each) and at the top of."""
     total = 0
     inclusive: collections.Counter[str] = collections.Counter()
     top: collections.Counter[str] = collections.Counter()
@@ -46,6 +59,8 @@ def shares(collapsed: Path) -> tuple[int, collections.Counter[str], collections.
         if not count.isdigit():
             continue
         samples = int(count)
+        if stack.rsplit(";", 1)[-1].split(" (")[0] in IDLE:
+            continue
         total += samples
         modules = []
         for frame in stack.split(";"):
@@ -71,7 +86,7 @@ def main() -> None:
     collapsed = workdir / "service.collapsed"
     with recording_alice(bench, "wav", keep=True):
         service = bench.start_service(f"profile-{args.calls}")
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(service.pid), "--format", "raw", "--rate", "200",
+        spy = subprocess.Popen([py_spy(), "record", "--pid", str(service.pid), "--format", "raw", "--rate", "200",
                                 "--nonblocking", "--output", str(collapsed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)

@@ -36,7 +36,7 @@ RECORDERS: dict[str, tuple[str, ...] | None] = {
     "asterisk-rec bridge": ("calls.recording_method=bridge",),
 }
 # A MixMonitor of the bridged call after Playback(asterisk-rec/notice): dialplan/lab.conf.
-MIXMONITOR_NUMBER = "8302"
+MIXMONITOR_NUMBER = "83202"
 
 LAG_SQL = """
 SELECT EXTRACT(EPOCH FROM answered_at - notice_finished_at)::float AS lag
