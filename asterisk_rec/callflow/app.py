@@ -62,6 +62,13 @@ class Parties:
     organisation: Organisation
     from_trunk: bool = False
 
+    def labels(self, channel: Event, number: str) -> tuple[str, str]:
+        """How the call row names caller and callee: a user's extension, else the caller's number (or
+        endpoint) and the number dialled."""
+        caller_number = channel.get("caller", {}).get("number", "") or endpoint_of(channel.get("name", "")) or ""
+        return (self.caller.extension if self.caller else caller_number,
+                self.callee.extension if self.callee else number)
+
     @property
     def organisation_ids(self) -> tuple[int, ...]:
         """The organisations whose calls this is: each party's (a call between two appears in both)."""
@@ -150,12 +157,10 @@ class StasisApp:
             flow.resolve_transfer = self._transfers_in(parties.organisation)
             flow.find_call = self._call_talking_on
             args = channels[caller].get("dialplan", {}).get("app_data", "").split(",")
-            called = args[2] if len(args) > 2 else ""
-            number = channels[caller].get("caller", {}).get("number", "")
-            flow.party[caller] = Party(parties.caller.extension if parties.caller else number, parties.caller,
-                                       flow.notice_to(Side.CALLER) is not None)
-            flow.callee = flow.party[leg] = Party(parties.callee.extension if parties.callee else called,
-                                                  parties.callee, flow.notice_to(Side.CALLEE) is not None)
+            caller_label, callee_label = parties.labels(channels[caller], args[2] if len(args) > 2 else "")
+            flow.party[caller] = Party(caller_label, parties.caller, flow.notice_to(Side.CALLER) is not None)
+            flow.callee = flow.party[leg] = Party(callee_label, parties.callee,
+                                                  flow.notice_to(Side.CALLEE) is not None)
         self.task_group.start_soon(self._conduct, call_id, flow, flow.resume)
 
     async def _recording_of(self, call_id: str, caller: str) -> Recording | None:
@@ -344,12 +349,11 @@ class StasisApp:
     @staticmethod
     def _app_call(call_id: str, linked_id: str, channel: Event, number: str, parties: Parties,
                   started_at: datetime) -> AppCall:
-        caller_number = channel.get("caller", {}).get("number", "") or endpoint_of(channel["name"]) or ""
+        caller, callee = parties.labels(channel, number)
         return AppCall(
             call_id=call_id, linked_id=linked_id,
             direction=app_direction(parties.caller is not None, parties.callee is not None, parties.from_trunk),
-            caller=parties.caller.extension if parties.caller else caller_number,
-            callee=parties.callee.extension if parties.callee else number,
+            caller=caller, callee=callee,
             caller_user_id=parties.caller.id if parties.caller else None,
             callee_user_id=parties.callee.id if parties.callee else None,
             organisation_ids=parties.organisation_ids, started_at=started_at)

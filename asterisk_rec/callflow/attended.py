@@ -47,8 +47,9 @@ class AttendedTransferring(Transferring):
         self.step = step
         replaced = replaced_channel(self.request)
         consultation = flow.find_call(replaced) if replaced is not None else None
-        taken = consultation.hand_over(replaced, flow.record.call_id) \
-            if consultation is not None and consultation is not flow and replaced is not None else None
+        taken = None
+        if replaced is not None and consultation is not None and consultation is not flow:
+            taken = consultation.hand_over(replaced, flow.record.call_id)
         if consultation is None or taken is None:
             log.warning("call %s: an attended transfer naming no talking call of the app's (%s): refused",
                         flow.record.call_id, replaced)
