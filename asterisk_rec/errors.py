@@ -49,6 +49,25 @@ class AriError(AsteriskRecError):
     error_id = "ari_error"
 
 
+class AriCommandFailed(AriError):
+    """Asterisk answered a command with an error: ``status`` 404 (or 409, 422...) often means its object is
+    already gone, which a call flow expects at any moment."""
+
+    error_id = "ari_command_failed"
+
+    def __init__(self, message: str, status: int, text: str) -> None:
+        super().__init__(message, {"status": status})
+        self.status = status
+        self.text = text
+
+
+class AriConnectionLost(AriError):
+    """The app's connection to Asterisk broke before a command was answered: it may or may not have
+    happened (the app reconciles when it is connected again)."""
+
+    error_id = "ari_connection_lost"
+
+
 class AmiCredentialsRejected(AsteriskRecError):
     error_id = "ami_credentials_rejected"
 

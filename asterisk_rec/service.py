@@ -152,13 +152,11 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
             async with AriConnection(settings.ari, settings.service.connect_timeout) as ari:
                 app.control.client = ari.client
                 await announce_transfers(ari, settings)
-                ari.client.event_listeners.setdefault("*", []).append(app.router)
+                ari.client.listeners.append(app.router)
                 await app.reconcile()
                 log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
                 delay = RECONNECT_FIRST_SECONDS
-                # asyncari has no event for a closed WebSocket: poll its set.
-                while ari.client.websockets:  # noqa: ASYNC110
-                    await anyio.sleep(WEBSOCKET_CHECK_SECONDS)
+                await ari.client.closed.wait()
             log.warning("the ARI WebSocket closed: connecting again")
         except AriCredentialsRejected:
             raise  # retrying cannot help: the operator must fix the configuration
@@ -166,7 +164,7 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
             log.error("%s: trying again in %g s", err, delay)
             await anyio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-        except Exception as err:  # asyncari's task group raises whatever broke the WebSocket
+        except Exception as err:  # whatever else broke the connection: the calls go on, so does the app
             log.warning("the ARI WebSocket broke (%s): connecting again", describe(err))
             log.debug("the ARI WebSocket broke", exc_info=True)
 
@@ -174,5 +172,3 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
 REPORT_EVERY_SECONDS = 60.0
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 30.0
-# asyncari signals a closed WebSocket only by dropping it from this set.
-WEBSOCKET_CHECK_SECONDS = 0.5

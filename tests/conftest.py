@@ -3,5 +3,5 @@ import pytest
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
-    # panoramisk and psycopg's pool run on asyncio; asyncari (anyio) runs on it too.
+    # panoramisk, psycopg's pool and the ARI WebSocket (websockets) run on asyncio.
     return "asyncio"

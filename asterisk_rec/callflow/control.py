@@ -1,27 +1,16 @@
-"""The call flow's commands to Asterisk, over asyncari's repositories: the only module that calls ARI
-for the flow. Commands on objects that are already gone (404) are not errors: a party may hang up
+"""The call flow's commands to Asterisk, by ARI's operation names (``channels.answer``): the only module
+that calls ARI for the flow. Commands on objects that are already gone (404) are not errors: a party may hang up
 at any moment."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import anyio
-import httpx
-from asyncari.model import OperationError
+from typing import Any, Protocol
 
 from asterisk_rec.callflow.trace import AriTrace
-from asterisk_rec.errors import AriError
+from asterisk_rec.errors import AriCommandFailed, AriConnectionLost, AriError
 
 log = logging.getLogger(__name__)
-
-
-def _status(err: OperationError) -> tuple[int | None, str]:
-    cause = err.__cause__
-    if isinstance(cause, httpx.HTTPStatusError):
-        return cause.response.status_code, cause.response.text.strip()
-    return None, str(err)
 
 
 # The CDR variable carrying the app's call id; its AMI header and CSV column are set up by provision.sh.
@@ -30,10 +19,16 @@ CALL_ID_CDR_VARIABLE = "CDR(asterisk_rec_call)"
 TRANSFER_TO_THE_APP = {"PJSIP_TRANSFER_HANDLING()": "ari-only"}
 
 
+class AriCommands(Protocol):
+    """The connection as the flow sees it (``adapters.ari.AriClient``; a replayed trace in the tests)."""
+
+    async def call(self, name: str, /, **params: Any) -> Any: ...
+
+
 class CallControl:
     """``client`` is replaced when the app reconnects; calls keep their CallControl."""
 
-    def __init__(self, client: Any, app: str, trace: AriTrace | None = None) -> None:
+    def __init__(self, client: AriCommands | None, app: str, trace: AriTrace | None = None) -> None:
         self.client = client
         self.app = app
         self.trace = trace
@@ -41,22 +36,24 @@ class CallControl:
     async def _op(self, repository: str, operation: str, *, gone_ok: bool = False,
                   gone_statuses: tuple[int, ...] = (404, 409), **params: Any) -> Any:
         trace = self.trace
-        traced = trace.command(f"{repository}.{operation}", params) if trace else 0
+        name = f"{repository}.{operation}"
+        traced = trace.command(name, params) if trace else 0
         try:
-            result = await getattr(getattr(self.client, repository), operation)(**params)
-        except OperationError as err:
-            status, text = _status(err)
+            if self.client is None:
+                raise AriConnectionLost("not connected to Asterisk yet")
+            result = await self.client.call(name, **params)
+        except AriCommandFailed as err:
             if trace:
-                trace.answer(traced, status=status, error=text)
-            if gone_ok and status in gone_statuses:
-                log.debug("%s.%s: already gone (%s)", repository, operation, status)
+                trace.answer(traced, status=err.status, error=err.text)
+            if gone_ok and err.status in gone_statuses:
+                log.debug("%s: already gone (%s)", name, err.status)
                 return None
-            raise AriError(f"ARI {repository}.{operation} failed ({status}): {text}") from err
-        except (httpx.HTTPError, RuntimeError, OSError, anyio.BrokenResourceError) as err:
+            raise AriError(f"ARI {name} failed ({err.status}): {err.text}") from err
+        except AriConnectionLost as err:
             if trace:
-                trace.answer(traced, error=f"no connection: {err}")
-            # The connection is down (the app reconnects and reconciles): the command did not happen.
-            raise AriError(f"ARI {repository}.{operation}: no connection to Asterisk ({err})") from err
+                trace.answer(traced, error=f"no connection: {err.message}")
+            # The connection is down (the app reconnects and reconciles): the command may not have happened.
+            raise AriError(f"ARI {name}: no connection to Asterisk ({err.message})") from err
         if trace:
             trace.answer(traced, result)
         return result
@@ -125,10 +122,10 @@ class CallControl:
         return None if result is None else str(result.get("value", "")) if isinstance(result, dict) else None
 
     async def channels(self) -> list[dict[str, Any]]:
-        return [channel.json for channel in await self._op("channels", "list")]
+        return list(await self._op("channels", "list") or [])
 
     async def bridges(self) -> list[dict[str, Any]]:
-        return [bridge.json for bridge in await self._op("bridges", "list")]
+        return list(await self._op("bridges", "list") or [])
 
     # Bridges
 

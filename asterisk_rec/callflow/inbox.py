@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 
@@ -29,8 +28,8 @@ class Inbox:
 
 
 class EventRouter:
-    """An asyncari listener: delivers each event to the inboxes that claimed one of its ids, and hands
-    the rest (new calls entering the app) to ``on_unclaimed``. It never blocks asyncari's reader."""
+    """The connection's listener: delivers each event to the inboxes that claimed one of its ids, and hands
+    the rest (new calls entering the app) to ``on_unclaimed``. It never blocks the connection's reader."""
 
     def __init__(self, on_unclaimed: Callable[[Event], Awaitable[None]], trace: AriTrace | None = None) -> None:
         self._owners: dict[str, Inbox] = {}
@@ -44,9 +43,7 @@ class EventRouter:
         for key in [k for k, owner in self._owners.items() if owner is inbox]:
             del self._owners[key]
 
-    async def __call__(self, message: Any) -> None:
-        # asyncari hands us its EventMessage; the flow works on the event's JSON as Asterisk sent it.
-        event: Event = message._orig_msg
+    async def __call__(self, event: Event) -> None:
         if self.trace is not None:
             self.trace.event(event)
         inboxes = {id(inbox): inbox for key in event_keys(event) if (inbox := self._owners.get(key))}

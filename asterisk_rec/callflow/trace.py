@@ -14,15 +14,6 @@ from typing import IO, Any
 from asterisk_rec.callflow.events import Event
 
 
-def jsonable(result: Any) -> Any:
-    """An ARI answer as JSON: asyncari's objects by their ``json``, lists of them, plain dicts."""
-    if isinstance(result, list):
-        return [jsonable(item) for item in result]
-    if isinstance(result, dict | str | int | float | bool) or result is None:
-        return result
-    return getattr(result, "json", None)
-
-
 class AriTrace:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -57,7 +48,7 @@ class AriTrace:
         return command_id
 
     def answer(self, command_id: int, result: Any = None, status: int | None = None, error: str | None = None) -> None:
-        line: dict[str, Any] = {"answer": command_id, "result": jsonable(result)}
+        line: dict[str, Any] = {"answer": command_id, "result": result}
         if error is not None:
             line["error"] = {"status": status, "text": error}
         self._write(line)

@@ -3,7 +3,7 @@
 A fixture (``tests/fixtures/ari/*.json``, made by ``tests/integration/record_ari.py`` from a service's
 ``service.ari_trace``) holds what Asterisk and the app said to each other in one lab call, in the order
 the app saw it: events, commands as given, Asterisk's answers. The replay runs a real ``StasisApp`` (with
-its call flow, reconciliation and ledger, on a real journal) against a stand-in for asyncari's client:
+its call flow, reconciliation and ledger, on a real journal) against a stand-in for the ARI client:
 each event is delivered once the app has done all it can with the ones before (events come slower than
 the app works), each command the app gives must be the fixture's next one, exactly, and gets the
 answer Asterisk gave. Time is trio's mock clock: a ring time or a digit timeout passes at once, but only
@@ -20,13 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
-import httpx
 import trio.testing
-from asyncari.model import OperationError
 
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
@@ -47,6 +44,7 @@ from asterisk_rec.directory.models import (
     User,
 )
 from asterisk_rec.directory.snapshot import DirectorySnapshot
+from asterisk_rec.errors import AriCommandFailed, AriConnectionLost
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "ari"
 # How long (mock time) the replay waits for a command the fixture expects next.
@@ -144,7 +142,7 @@ class Issued:
 
 
 class ReplayedClient:
-    """asyncari's client as far as ``CallControl`` uses it: ``client.<repository>.<operation>(**params)``.
+    """The ARI client as far as ``CallControl`` uses it: ``client.call("<repository>.<operation>", **params)``.
     Once closed (the fixture is over, or the replay failed) every command is answered at once as if its
     object were gone, so the app ends its calls; those commands are kept in ``late``."""
 
@@ -169,39 +167,25 @@ class ReplayedClient:
         issued.answer = {"error": {"status": 404, "text": "the replay is over"}}
         issued.answered.set()
 
-    def __getattr__(self, repository: str) -> Any:
-        client = self
-
-        class Repository:
-            def __getattr__(self, operation: str) -> Any:
-                async def call(**params: Any) -> Any:
-                    issued = Issued(f"{repository}.{operation}", json.loads(json.dumps(params)))
-                    if client.closed:
-                        client._gone(issued)
-                    else:
-                        client.send.send_nowait(issued)
-                    await issued.answered.wait()
-                    return _answer(issued)
-                return call
-
-        return Repository()
+    async def call(self, name: str, /, **params: Any) -> Any:
+        issued = Issued(name, json.loads(json.dumps(params)))
+        if self.closed:
+            self._gone(issued)
+        else:
+            self.send.send_nowait(issued)
+        await issued.answered.wait()
+        return _answer(issued)
 
 
 def _answer(issued: Issued) -> Any:
     answer = issued.answer or {}
     error = answer.get("error")
     if error is not None:
-        status = error.get("status")
+        status, text = error.get("status"), error.get("text", "")
         if status is None:
-            raise httpx.ConnectError(error.get("text", ""))
-        response = httpx.Response(status, text=error.get("text", ""),
-                                  request=httpx.Request("POST", "http://replay"))
-        raise OperationError(error.get("text")) from httpx.HTTPStatusError("replayed", request=response.request,
-                                                                             response=response)
-    result = answer.get("result")
-    if isinstance(result, list):
-        return [SimpleNamespace(json=item) for item in result]
-    return result
+            raise AriConnectionLost(text)
+        raise AriCommandFailed(f"ARI {issued.operation} answered {status}: {text}", status, text)
+    return answer.get("result")
 
 
 class ArchiveHandOff:
@@ -316,7 +300,7 @@ async def _feed(fixture: Fixture, app: StasisApp, client: ReplayedClient, clock:
         if "event" in step:
             await trio.testing.wait_all_tasks_blocked()
             clock.event_arrived(step["event"])
-            await app.router(SimpleNamespace(_orig_msg=step["event"]))
+            await app.router(step["event"])
         elif "command" in step:
             issued: Issued | None = None
             with anyio.move_on_after(COMMAND_WAIT_SECONDS):

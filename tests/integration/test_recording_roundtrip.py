@@ -37,21 +37,21 @@ async def tone_recording(settings: Settings) -> AsyncIterator[str]:
     name = f"lab-test/{app}"
     async with AriConnection(settings.ari, app=app) as ari:
         client, events = ari.client, EventLog(ari.client)
-        await client.channels.originate(endpoint=f"Local/{TONE_HZ}@lab-tones", app=app,
-                                        channelId=channel_id, formats="slin")
-        await events.wait_for("StasisStart", lambda e: e.channel.id == channel_id)
+        await client.call("channels.originate", endpoint=f"Local/{TONE_HZ}@lab-tones", app=app,
+                          channelId=channel_id, formats="slin")
+        await events.wait_for("StasisStart", lambda e: e["channel"]["id"] == channel_id)
 
-        bridge = await client.bridges.create(type="mixing", bridgeId=bridge_id)
-        await bridge.addChannel(channel=channel_id)
-        await events.wait_for("ChannelEnteredBridge", lambda e: e.channel.id == channel_id)
-        await bridge.record(name=name, format="wav", ifExists="overwrite")
-        await events.wait_for("RecordingStarted", lambda e: e.recording.name == name)
+        await client.call("bridges.create", type="mixing", bridgeId=bridge_id)
+        await client.call("bridges.addChannel", bridgeId=bridge_id, channel=channel_id)
+        await events.wait_for("ChannelEnteredBridge", lambda e: e["channel"]["id"] == channel_id)
+        await client.call("bridges.record", bridgeId=bridge_id, name=name, format="wav", ifExists="overwrite")
+        await events.wait_for("RecordingStarted", lambda e: e["recording"]["name"] == name)
         await anyio.sleep(3)
-        await client.recordings.stop(recordingName=name)
-        await events.wait_for("RecordingFinished", lambda e: e.recording.name == name)
+        await client.call("recordings.stop", recordingName=name)
+        await events.wait_for("RecordingFinished", lambda e: e["recording"]["name"] == name)
 
-        await client.channels.hangup(channelId=channel_id)
-        await client.bridges.destroy(bridgeId=bridge_id)
+        await client.call("channels.hangup", channelId=channel_id)
+        await client.call("bridges.destroy", bridgeId=bridge_id)
         yield name
         await ari.rest.delete_stored_recording(name)
 

@@ -1,25 +1,21 @@
-"""ARI: asyncari for the Stasis WebSocket and Asterisk's object model, httpx for plain REST calls and
-for streaming recordings (asyncari reads whole bodies into memory)."""
+"""ARI's REST interface over HTTP (httpx): the health ping, the stored recordings streamed to the archive
+(never whole in memory), and the commands of an Asterisk too old to take them over the WebSocket."""
 
 from __future__ import annotations
 
 import logging
-import pprint
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-import asyncari
-import asyncari.client
 import httpx
-from asyncari.model import CLASS_MAP
 
 from asterisk_rec.config import AriSettings
-from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskUnreachable
+from asterisk_rec.errors import AriCommandFailed, AriCredentialsRejected, AsteriskUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +73,9 @@ class AriRest:
                 "check ari.user and ari.password against ari.conf"
             )
         if response.is_error:
-            raise AriError(f"ARI {method} /ari/{path} answered {response.status_code}: {response.text.strip()}")
+            text = response.text.strip()
+            raise AriCommandFailed(f"ARI {method} /ari/{path} answered {response.status_code}: {text}",
+                                   response.status_code, text)
 
     async def ping(self) -> AsteriskInfo:
         """Asterisk's version, and proof that it answers and accepts our credentials."""
@@ -126,68 +124,5 @@ class AriRest:
         return True
 
 
-def _forget_asyncari_objects() -> None:
-    """asyncari caches its model objects (channels, bridges, ...) per class, each bound to the client
-    that first made it, and asserts that later events come through that same client. A new connection
-    is a new client: start it with empty caches, or the first event about an older object breaks it."""
-    for cls in set(CLASS_MAP.values()):
-        cls.cache = None
-        cls.active = None
-
-
-class AriConnection:
-    """A Stasis application's connection: REST (``rest``) and asyncari's client (``client``), whose
-    WebSocket registers the app with Asterisk."""
-
-    def __init__(self, settings: AriSettings, timeout: float = 5.0, app: str | None = None) -> None:
-        self.settings = settings
-        self.app = app or settings.app
-        self.rest = AriRest(settings, timeout)
-        self._stack = AsyncExitStack()
-        self.client: Any = None
-
-    async def __aenter__(self) -> AriConnection:
-        _forget_asyncari_objects()
-        await self._stack.__aenter__()
-        try:
-            await self._stack.enter_async_context(self.rest)
-            info = await self.rest.ping()
-            self.client = await self._stack.enter_async_context(
-                asyncari.connect(self.settings.url, self.app, self.settings.user, self.settings.password.reveal())
-            )
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        log.info("ARI connected: Asterisk %s, Stasis app %r", info.version, self.app)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._stack.__aexit__(exc_type, exc, tb)
-
-    async def ping(self) -> AsteriskInfo:
-        return await self.rest.ping()
-
-
-# asyncari's HTTP layer puts the ARI password in every URL (api_key=...), and httpx logs URLs at INFO:
-# keep those lines out of every log.
+# httpx logs every request at INFO: a line per stored recording fetched is noise in the service's log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
-class _LazyPformat:
-    """asyncari logs every event with ``log.debug(..., pformat(vars(msg)))``, formatting it even when debug
-    logging is off: the largest part of the service's CPU per event. Formatted only when logged."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-    def __str__(self) -> str:
-        return pprint.pformat(self.value)
-
-
-asyncari.client.pformat = _LazyPformat
-
-# The call flow routes events itself; asyncari's per-object dispatch warns about every event on an object
-# it does not track (each leg's Dial events): not a problem worth a line.
-logging.getLogger("asyncari.model").setLevel(logging.ERROR)
