@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import anyio
 import pytest
 
 from asterisk_rec.adapters.ari import AriConnection
 from asterisk_rec.config import Secret, Settings
 from asterisk_rec.errors import AriCommandFailed, AriConnectionLost, AriCredentialsRejected
 from asterisk_rec.testing.ari_events import EventLog
+from tests.integration.calls import Records
 
 pytestmark = pytest.mark.anyio
 
@@ -26,10 +28,12 @@ async def test_asterisk_22_takes_the_commands_over_the_websocket(settings: Setti
 
 
 @pytest.mark.parametrize("over_websocket", [True, False], ids=["websocket", "http"])
-async def test_commands_answer_alike_over_either_transport(settings: Settings, over_websocket: bool) -> None:
+async def test_commands_answer_alike_over_either_transport(settings: Settings, records: Records,
+                                                          over_websocket: bool) -> None:
     """A channel made with a body (its variables), read back, listed and hung up; a bridge made and
     destroyed; commands on what does not exist fail with Asterisk's status and message, a recording's
-    name with a slash included."""
+    name with a slash included. The test ends when the channel's CDR is in (a later test's calls are its
+    own)."""
     app = f"test-cmd-{uuid.uuid4().hex[:8]}"
     channel, bridge = f"{app}-chan", f"{app}-bridge"
     async with AriConnection(settings.ari, app=app, commands_over_websocket=over_websocket) as ari:
@@ -53,6 +57,10 @@ async def test_commands_answer_alike_over_either_transport(settings: Settings, o
         with pytest.raises(AriCommandFailed) as no_recording:
             await client.call("recordings.stop", recordingName=f"{app}/not-recording")
         assert no_recording.value.status == 404
+    with anyio.fail_after(20):
+        while not await records.rows("SELECT 1 FROM calls WHERE linked_id = %s AND source = 'cdr'",  # noqa: ASYNC110
+                                     (channel,)):
+            await anyio.sleep(0.2)
 
 
 async def test_a_closed_connection_fails_its_commands_at_once(settings: Settings) -> None:
