@@ -5,12 +5,14 @@ duration, format): neither overwrites the other's columns, so they may finish in
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
@@ -35,34 +37,50 @@ def _parts(parts: list[list[datetime | None]]) -> str:
     return json.dumps([[p.isoformat() if p else None for p in part] for part in parts])
 
 
+Connection = psycopg.AsyncConnection[Any]
+
+
 class RecordingStore:
+    """The call's side may be written in a transaction of the caller's (``conn``: the journal's entries
+    go into PostgreSQL a batch at a time)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @asynccontextmanager
+    async def _connection(self, conn: Connection | None) -> AsyncIterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        async with self.db.pool.connection() as fresh, fresh.transaction():
+            yield fresh
+
     async def recording_started(self, name: str, call_id: str, organisation_id: int, owners: tuple[int, ...],
-                                started_at: datetime) -> None:
-        async with self.db.pool.connection() as conn, conn.transaction():
+                                started_at: datetime, conn: Connection | None = None) -> None:
+        async with self._connection(conn) as conn:
             cursor = await conn.execute(
                 "INSERT INTO recordings (call_id, name, organisation_id, started_at) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (name) DO UPDATE SET started_at = LEAST(recordings.started_at, EXCLUDED.started_at)"
                 " RETURNING id", (call_id, name, organisation_id, started_at))
             row = await cursor.fetchone()
             assert row is not None
-            for owner in sorted({organisation_id, *owners}):
-                await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id) VALUES (%s, %s)"
-                                   " ON CONFLICT DO NOTHING", (row[0], owner))
+            await conn.execute("INSERT INTO recording_owners (recording_id, organisation_id)"
+                               " SELECT %s, owner FROM unnest(%s::bigint[]) AS owner ON CONFLICT DO NOTHING",
+                               (row[0], sorted({organisation_id, *owners})))
 
     async def recording_ended(self, name: str, *, notice_finished_at: datetime | None, joined_at: datetime | None,
-                              parts: list[list[datetime | None]], discarded: bool) -> None:
-        async with self.db.pool.connection() as conn:
+                              parts: list[list[datetime | None]], discarded: bool,
+                              conn: Connection | None = None) -> None:
+        async with self._connection(conn) as conn:
             await conn.execute(
                 "UPDATE recordings SET notice_finished_at = %s, joined_at = %s, parts = %s,"
                 " state = CASE WHEN %s THEN 'discarded' ELSE state END WHERE name = %s",
                 (notice_finished_at, joined_at, _parts(parts), discarded, name))
 
-    async def parts_changed(self, name: str, parts: list[list[datetime | None]]) -> None:
+    async def parts_changed(self, name: str, parts: list[list[datetime | None]],
+                            conn: Connection | None = None) -> None:
         """The recorded parts so far, kept as they change: a restarted service finds them again."""
-        async with self.db.pool.connection() as conn:
+        async with self._connection(conn) as conn:
             await conn.execute("UPDATE recordings SET parts = %s WHERE name = %s", (_parts(parts), name))
 
     async def parts_of(self, name: str) -> list[list[datetime | None]]:

@@ -18,7 +18,7 @@ from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.call import CallRecord
 from asterisk_rec.callflow.journal import Entry, Journal, JournalError, Pending
 from asterisk_rec.callflow.recording import Recording
-from asterisk_rec.calls.store import CallStore
+from asterisk_rec.calls.store import CallStore, CallWrites
 from asterisk_rec.calls.summary import AppCall
 from asterisk_rec.jobs.supervisor import describe
 
@@ -123,11 +123,24 @@ class CallLedger:
                 self.database_away_since = None
 
     async def _apply_all(self, batch: list[Entry]) -> None:
+        """The batch in one transaction (each call's row computed once, at its end); if PostgreSQL refuses
+        an entry, the batch again one entry at a time, to set that one aside and apply the others."""
+        try:
+            async with self.calls.writing() as writes:
+                for entry in batch:
+                    await self._apply(entry, writes)
+        except (psycopg.DataError, psycopg.IntegrityError):
+            await self._apply_one_by_one(batch)
+            return
+        await self.journal.done([entry.seq for entry in batch])
+
+    async def _apply_one_by_one(self, batch: list[Entry]) -> None:
         applied: list[int] = []
         try:
             for entry in batch:
                 try:
-                    await self._apply(entry)
+                    async with self.calls.writing() as writes:
+                        await self._apply(entry, writes)
                 except (psycopg.DataError, psycopg.IntegrityError) as err:
                     log.error("journal entry %d (%s) refused by PostgreSQL, set aside: %s", entry.seq, entry.kind,
                               err)
@@ -138,29 +151,29 @@ class CallLedger:
             if applied:
                 await self.journal.done(applied)
 
-    async def _apply(self, entry: Entry) -> None:
+    async def _apply(self, entry: Entry, writes: CallWrites) -> None:
         payload = entry.payload
         if entry.kind == entries.CALL_STARTED:
-            await self.calls.app_call_started(entries.app_call(payload))
+            await writes.app_call_started(entries.app_call(payload))
         elif entry.kind == entries.RECORDING_STARTED:
             started_at = entries.time_of(payload, "started_at")
             assert started_at is not None
             await self.recordings.recording_started(payload["name"], payload["call_id"], payload["organisation_id"],
-                                                    tuple(payload["owners"]), started_at)
+                                                    tuple(payload["owners"]), started_at, writes.conn)
         elif entry.kind == entries.PARTS:
-            await self.recordings.parts_changed(payload["name"], entries.parts_in(payload["parts"]))
+            await self.recordings.parts_changed(payload["name"], entries.parts_in(payload["parts"]), writes.conn)
         elif entry.kind == entries.CALL_ENDED:
             if payload["recording"] is not None:
                 await self.recordings.recording_ended(
                     payload["recording"], notice_finished_at=entries.time_of(payload, "notice_finished_at"),
                     joined_at=entries.time_of(payload, "joined_at"), parts=entries.parts_in(payload["parts"]),
-                    discarded=payload["discarded"])
+                    discarded=payload["discarded"], conn=writes.conn)
             ended_at = entries.time_of(payload, "ended_at")
             assert ended_at is not None
-            await self.calls.app_call_ended(payload["call_id"], answered_at=entries.time_of(payload, "joined_at"),
-                                            ended_at=ended_at, outcome=entries.outcome(payload),
-                                            notice_finished_at=entries.time_of(payload, "notice_finished_at"),
-                                            transfers=entries.transfers_in(payload))
+            await writes.app_call_ended(payload["call_id"], answered_at=entries.time_of(payload, "joined_at"),
+                                        ended_at=ended_at, outcome=entries.outcome(payload),
+                                        notice_finished_at=entries.time_of(payload, "notice_finished_at"),
+                                        transfers=entries.transfers_in(payload))
         else:
             log.error("journal entry %d of an unknown kind %r: set aside", entry.seq, entry.kind)
             await self.journal.refuse(entry, "unknown kind")
