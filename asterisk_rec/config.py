@@ -157,6 +157,9 @@ class ArchiveSettings:
     sweep_seconds: float = 10.0
     # A failed fetch or store is tried again after 1, 2, 4 ... seconds, at most this long apart.
     retry_max_seconds: float = 60.0
+    # Asterisk's recording spool (astspooldir/recording) as this host sees it, when the service runs
+    # beside Asterisk: recordings are copied from there, not fetched over ARI's HTTP. Empty: over HTTP.
+    spool_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.workers < 1:

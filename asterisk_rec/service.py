@@ -157,7 +157,11 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
                 log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
                 delay = RECONNECT_FIRST_SECONDS
                 await ari.client.closed.wait()
-            log.warning("the ARI WebSocket closed: connecting again")
+                broken = ari.client.broken
+            if broken:
+                log.warning("the ARI WebSocket broke (%s): connecting again", broken)
+            else:
+                log.warning("the ARI WebSocket closed: connecting again")
         except AriCredentialsRejected:
             raise  # retrying cannot help: the operator must fix the configuration
         except AsteriskRecError as err:

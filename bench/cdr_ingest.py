@@ -4,7 +4,7 @@ a stored CDR and its call row is computed, against PostgreSQL in the lab. Beside
 floor: the same rows inserted with one executemany and no call rows. The synthetic calls are dated 2001
 and deleted afterwards.
 
-    .venv/bin/python -m bench.cdr_ingest --events 1000 5000 --rounds 3
+    .venv/bin/python -m bench.cdr_ingest --events 5000 20000 --rounds 3
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ async def plain_insert(db: Database, events: list[dict[str, str]]) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--events", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     settings = load_settings(env_file=Path(LabSettings.from_environment().env_file))

@@ -83,6 +83,7 @@ ASTERISK_REC_SIP_PORT=$SIP_PORT
 ASTERISK_REC_CALLS_TRUNKS=lab-trunk,lab-trunk-b
 ASTERISK_REC_CALLS_TRUSTED_TRUNKS=lab-trunk
 ASTERISK_REC_CDR_CSV_PATH=/var/log/asterisk/cdr-custom/asterisk-rec.csv
+ASTERISK_REC_ARCHIVE_SPOOL_DIR=/var/spool/asterisk/recording
 EOF
     umask 022
     chmod 0600 "$ENV_FILE.new"

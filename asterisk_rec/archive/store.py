@@ -3,14 +3,16 @@ converted file to file, hashed, synced, and only then given its name. The spool 
 after this returns. An archived file is never rewritten: if the name exists (a crash after the file was
 stored but before it was recorded as stored) that file is taken as it is.
 
-No process is started where none is needed: a recording archived in the spool's format is the fetched
-file itself, hashed while it arrived; its length comes from the WAV header (the same audio when it is
-converted), so ffprobe runs only for a header that cannot tell."""
+Beside Asterisk (``archive.spool_dir``) the recording is copied from its spool, hashed as it is read;
+otherwise fetched over ARI's HTTP. No process is started where none is needed: a recording archived in
+the spool's format is the fetched file itself, hashed while it arrived; its length comes from the WAV
+header (the same audio when it is converted), so ffprobe runs only for a header that cannot tell."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import wave
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from asterisk_rec.adapters.ari import AriRest
 from asterisk_rec.archive.convert import convert, duration_seconds
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import AsteriskRecError
+
+log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1 << 20
 
@@ -93,8 +97,40 @@ async def _download(ari: AriRest, name: str, partial: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _copy(source: Path, partial: Path) -> tuple[str, int]:
+    """Copies the spool's file to ``partial`` and syncs it; returns its SHA-256 and size, taken as read."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as file, open(partial, "wb") as out:
+        while chunk := file.read(HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
+def spool_file(spool_dir: Path, name: str, spool_format: str) -> Path:
+    """Where Asterisk keeps the stored recording ``name``; a name that would leave the spool is refused."""
+    if ".." in Path(name).parts or Path(name).is_absolute():
+        raise ArchiveError(f"recording name {name!r} leaves the spool")
+    return spool_dir / f"{name}.{spool_format}"
+
+
+async def _fetch(ari: AriRest, name: str, partial: Path, spool_format: str,
+                 spool_dir: Path | None) -> tuple[str, int]:
+    if spool_dir is not None:
+        try:
+            return await anyio.to_thread.run_sync(_copy, spool_file(spool_dir, name, spool_format), partial)
+        except FileNotFoundError:
+            log.warning("recording %s is not in archive.spool_dir %s: fetched over HTTP (is spool_dir Asterisk's"
+                        " astspooldir/recording, as this host sees it?)", name, spool_dir)
+    return await _download(ari, name, partial)
+
+
 async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_format: ArchiveFormat,
-                             spool_format: str = "wav") -> ArchivedFile:
+                             spool_format: str = "wav", spool_dir: Path | None = None) -> ArchivedFile:
     """Stores the stored recording ``name`` at ``target`` in ``archive_format``. File work runs in worker
     threads or ffmpeg processes, off the event loop."""
     fetched = target.with_name(f".{target.stem}.{spool_format}.partial")
@@ -105,7 +141,7 @@ async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_form
     try:
         if not await anyio.Path(target).exists():
             await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-            fetched_hash = await _download(ari, name, fetched)
+            fetched_hash = await _fetch(ari, name, fetched, spool_format, spool_dir)
             if spool_format == "wav":
                 seconds = await anyio.to_thread.run_sync(wav_seconds, fetched)
             if archive_format.value == spool_format:

@@ -50,6 +50,7 @@ class Archiver:
         self.settings = settings
         self.root = Path(settings.root)
         self.spool_format = spool_format
+        self.spool_dir = Path(settings.spool_dir) if settings.spool_dir else None
         self.counts = ArchiveCounts()
         # Recordings the app is still running or deciding on (a call's caller may leave before the parties
         # met: that recording is deleted, not archived). The sweep passes them over.
@@ -172,7 +173,8 @@ class Archiver:
         target = archive_path(self.root, parsed.organisation_id, parsed.day, parsed.call_id,
                               extension(archive_format))
         started = anyio.current_time()
-        file = await fetch_into_archive(self.ari, name, target, archive_format, self.spool_format)
+        file = await fetch_into_archive(self.ari, name, target, archive_format, self.spool_format,
+                                        self.spool_dir)
         await self.store.recording_stored(name, parsed, file, target.relative_to(self.root), archive_format)
         self._archived[name] = anyio.current_time()
         await self.ari.delete_stored_recording(name)

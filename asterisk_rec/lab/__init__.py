@@ -115,7 +115,7 @@ class Lab:
         lines = []
         for line in self.rootfs.inside(ROOTFS_ENV_FILE).read_text().splitlines():
             key, _, value = line.partition("=")
-            if key == "ASTERISK_REC_CDR_CSV_PATH":
+            if key in ("ASTERISK_REC_CDR_CSV_PATH", "ASTERISK_REC_ARCHIVE_SPOOL_DIR"):
                 line = f"{key}={self.rootfs.inside(value)}"
             lines.append(line)
         lines.append(f"ASTERISK_REC_ARCHIVE_ROOT={self.settings.directory / 'archive'}")

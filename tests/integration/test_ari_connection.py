@@ -32,8 +32,8 @@ async def test_commands_answer_alike_over_either_transport(settings: Settings, r
                                                           over_websocket: bool) -> None:
     """A channel made with a body (its variables), read back, listed and hung up; a bridge made and
     destroyed; commands on what does not exist fail with Asterisk's status and message, a recording's
-    name with a slash included. The test ends when the channel's CDR is in (a later test's calls are its
-    own)."""
+    name with a slash included. The channel's call row, once its CDR is in, is removed: a later test
+    starting within the same second counts only its own calls."""
     app = f"test-cmd-{uuid.uuid4().hex[:8]}"
     channel, bridge = f"{app}-chan", f"{app}-bridge"
     async with AriConnection(settings.ari, app=app, commands_over_websocket=over_websocket) as ari:
@@ -61,6 +61,9 @@ async def test_commands_answer_alike_over_either_transport(settings: Settings, r
         while not await records.rows("SELECT 1 FROM calls WHERE linked_id = %s AND source = 'cdr'",  # noqa: ASYNC110
                                      (channel,)):
             await anyio.sleep(0.2)
+    async with records.db.pool.connection() as conn:
+        await conn.execute("DELETE FROM calls WHERE linked_id = %s", (channel,))
+        await conn.execute("DELETE FROM cdr_records WHERE linked_id = %s", (channel,))
 
 
 async def test_a_closed_connection_fails_its_commands_at_once(settings: Settings) -> None:

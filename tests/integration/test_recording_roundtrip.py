@@ -109,3 +109,28 @@ async def test_archive_refuses_a_recording_asterisk_does_not_have(settings: Sett
             await fetch_into_archive(ari, "lab-test/no-such-recording", target, ArchiveFormat.WAV)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+async def test_beside_asterisk_the_recording_is_copied_from_its_spool(
+        settings: Settings, tone_recording: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With ``archive.spool_dir`` (the lab's spool seen from the host) the archived file is the spool's
+    bytes, with the same hash and length as fetched over HTTP, and no HTTP request for them is made;
+    with a spool_dir that does not hold it, it is fetched over HTTP and a warning names the setting."""
+    assert settings.archive.spool_dir, "the lab's env file names the spool (ASTERISK_REC_ARCHIVE_SPOOL_DIR)"
+    spool = Path(settings.archive.spool_dir)
+    over_http = archive_path(tmp_path / "http", 7, date(2026, 11, 28), new_call_id(), "wav")
+    from_spool = archive_path(tmp_path / "spool", 7, date(2026, 11, 28), new_call_id(), "wav")
+    elsewhere = archive_path(tmp_path / "elsewhere", 7, date(2026, 11, 28), new_call_id(), "wav")
+    async with AriRest(settings.ari) as ari:
+        fetched = await fetch_into_archive(ari, tone_recording, over_http, ArchiveFormat.WAV)
+        with monkeypatch.context() as patch:
+            patch.setattr(AriRest, "stored_recording", lambda *_: pytest.fail("fetched over HTTP"))
+            copied = await fetch_into_archive(ari, tone_recording, from_spool, ArchiveFormat.WAV, spool_dir=spool)
+        empty = tmp_path / "not-the-spool"
+        empty.mkdir()
+        fallen_back = await fetch_into_archive(ari, tone_recording, elsewhere, ArchiveFormat.WAV, spool_dir=empty)
+    assert from_spool.read_bytes() == (spool / f"{tone_recording}.wav").read_bytes() == over_http.read_bytes()
+    assert (copied.sha256, copied.size, copied.seconds) == (fetched.sha256, fetched.size, fetched.seconds)
+    assert fallen_back.sha256 == fetched.sha256
+    assert any("archive.spool_dir" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)

@@ -185,3 +185,13 @@ def test_spool_stand_in_matches_the_adapter() -> None:
     for adapter, stand_in, calls in ((AriRest, Spool, spool_calls), (RecordingStore, Rows, row_calls)):
         for call in calls:
             assert callable(getattr(adapter, call)) and callable(getattr(stand_in, call)), call
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "org/../../x", "/abs/name"])
+def test_a_recording_name_never_leaves_the_spool(name: str) -> None:
+    """A name with ``..`` or an absolute one is refused before any file is opened."""
+    from asterisk_rec.archive.store import ArchiveError, spool_file
+
+    with pytest.raises(ArchiveError, match="leaves the spool"):
+        spool_file(Path("/var/spool/asterisk/recording"), name, "wav")
+    assert spool_file(Path("/s"), "org/2026/call", "wav") == Path("/s/org/2026/call.wav")

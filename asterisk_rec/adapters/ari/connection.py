@@ -76,6 +76,8 @@ class AriClient:
         self.over_websocket = True
         self.listeners: list[Listener] = []
         self.closed = anyio.Event()
+        # Why the WebSocket closed, when it did not close cleanly (Asterisk gone, the connection cut).
+        self.broken: str | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[RestResponse]] = {}
 
@@ -143,8 +145,10 @@ class AriClient:
                         await listener(message)
                     except Exception:  # one event handled badly must not cut every call off its events
                         log.exception("handling ARI event %s failed", message.get("type"))
+        except websockets.ConnectionClosedOK:
+            pass
         except websockets.ConnectionClosed as err:
-            log.debug("the ARI WebSocket closed: %s", err)
+            self.broken = str(err) or type(err).__name__
         finally:
             self.closed.set()
             for answered in self._pending.values():
