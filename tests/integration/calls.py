@@ -99,8 +99,11 @@ class Records:
         return found
 
     async def calls_since(self, before: Snapshot) -> list[dict[str, Any]]:
-        return await self.rows("SELECT * FROM calls WHERE started_at >= %s ORDER BY started_at, id",
-                                (before.since,))
+        """The call rows started since ``before``, but for the channels the ARI tests originate themselves
+        (their ids start with ``test-``): probes, not calls, whose CDRs may come in later (the CSV copy is
+        read every minute), so a test counting calls in the same second counts only its own."""
+        return await self.rows("SELECT * FROM calls WHERE started_at >= %s AND linked_id NOT LIKE 'test-%%'"
+                                " ORDER BY started_at, id", (before.since,))
 
     async def _calls_when(self, before: Snapshot, ready: Callable[[list[dict[str, Any]]], bool],
                           within: float) -> list[dict[str, Any]]:
@@ -162,9 +165,12 @@ def assert_both_tones(audio: Audio) -> None:
     """Each party's tone fills at least 98 % of the recording's 100 ms windows, from its first window on."""
     for frequency in (CALLER_HZ, CALLEE_HZ):
         flags = tone_windows(audio, frequency)
-        coverage = sum(flags) / len(flags)
-        assert coverage >= 0.98, f"{frequency} Hz in {coverage:.1%} of {len(flags)} windows"
-        assert flags.index(True) <= 1, f"{frequency} Hz starts only {flags.index(True) * 100} ms in"
+        assert True in flags, f"{frequency} Hz is not in the recording"
+        start = flags.index(True)
+        assert start <= 1, f"{frequency} Hz starts only {start * 100} ms in"
+        # (A party joining within the first window is not a hole: it was not heard yet.)
+        coverage = sum(flags[start:]) / len(flags[start:])
+        assert coverage >= 0.98, f"{frequency} Hz in {coverage:.1%} of {len(flags) - start} windows from its first"
 
 
 def speech_windows(audio: Audio) -> list[bool]:
