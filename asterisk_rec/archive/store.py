@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,15 @@ from pathlib import Path
 import anyio
 
 from asterisk_rec.adapters.ari import AriRest
-from asterisk_rec.archive.convert import convert, duration_seconds
+from asterisk_rec.archive.convert import ConversionFailed, convert, duration_seconds
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import AsteriskRecError
 
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1 << 20
+# The canonical PCM WAV header Asterisk writes (RIFF, fmt and data chunk headers).
+WAV_HEADER_BYTES = 44
 
 
 class ArchiveError(AsteriskRecError):
@@ -74,13 +77,22 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 def wav_seconds(path: Path) -> float | None:
     """A WAV file's length from its header; None if the header cannot tell (not a WAV, or one whose
-    sizes were never written, as after a crash)."""
+    sizes were never written, as after a crash). A header with nothing after it, its sizes written or
+    not, is a recording of no length (Asterisk stopped as it began): 0."""
     try:
-        with wave.open(str(path), "rb") as audio:
-            frames, rate = audio.getnframes(), audio.getframerate()
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size <= WAV_HEADER_BYTES and _is_wav(file.read(12)):
+                return 0.0
+            file.seek(0)
+            with wave.open(file, "rb") as audio:
+                frames, rate = audio.getnframes(), audio.getframerate()
     except (wave.Error, EOFError, OSError):
         return None
     return frames / rate if frames and rate else None
+
+
+def _is_wav(start: bytes) -> bool:
+    return start[:4] == b"RIFF" and start[8:12] == b"WAVE"
 
 
 async def _download(ari: AriRest, name: str, partial: Path) -> tuple[str, int]:
@@ -129,6 +141,22 @@ async def _fetch(ari: AriRest, name: str, partial: Path, spool_format: str,
     return await _download(ari, name, partial)
 
 
+async def _left_by_an_earlier_attempt(target: Path, archive_format: ArchiveFormat) -> float | None:
+    """The length of the file an earlier attempt stored at ``target`` (it stands, as it is); one that
+    cannot be read (so not stored whole: the recording is still in the spool) is set aside, never deleted,
+    and the recording is stored again."""
+    if archive_format is ArchiveFormat.WAV:
+        seconds = await anyio.to_thread.run_sync(wav_seconds, target)
+        if seconds is not None:
+            return seconds
+    with contextlib.suppress(ConversionFailed):
+        return await duration_seconds(target)
+    aside = target.with_name(f".{target.name}.unreadable-{time.time_ns()}")
+    await anyio.Path(target).rename(aside)
+    log.warning("%s, left by an earlier attempt, cannot be read: set aside as %s; stored again", target, aside.name)
+    return None
+
+
 async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_format: ArchiveFormat,
                              spool_format: str = "wav", spool_dir: Path | None = None) -> ArchivedFile:
     """Stores the stored recording ``name`` at ``target`` in ``archive_format``. File work runs in worker
@@ -139,6 +167,8 @@ async def fetch_into_archive(ari: AriRest, name: str, target: Path, archive_form
     known: tuple[str, int] | None = None
     seconds: float | None = None
     try:
+        if await anyio.Path(target).exists():
+            seconds = await _left_by_an_earlier_attempt(target, archive_format)
         if not await anyio.Path(target).exists():
             await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
             fetched_hash = await _fetch(ari, name, fetched, spool_format, spool_dir)

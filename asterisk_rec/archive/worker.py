@@ -185,5 +185,7 @@ class Archiver:
         self._failures.pop(name, None)
         self._retry_at.pop(name, None)
         self.counts.stored += 1
+        if file.seconds == 0:
+            log.warning("recording %s holds no audio (Asterisk stopped it as it began): stored as it is", name)
         log.info("recording %s stored as %s (%d bytes, %.1f s) in %.2f s", name, target, file.size, file.seconds,
                  anyio.current_time() - started)

@@ -166,6 +166,50 @@ def test_a_wavs_length_comes_from_its_header(tmp_path: Path) -> None:
     assert wav_seconds(tmp_path / "missing.wav") is None
 
 
+def test_a_wav_header_with_no_audio_after_it_is_no_length(tmp_path: Path) -> None:
+    """A header alone is 0 s, its sizes written (Python's) or not (Asterisk's, stopped as it began)."""
+    (tmp_path / "empty.wav").write_bytes(tone_wav(0))
+    (tmp_path / "never_sized.wav").write_bytes(asterisk_header_only())
+    assert wav_seconds(tmp_path / "empty.wav") == 0.0 and wav_seconds(tmp_path / "never_sized.wav") == 0.0
+
+
+def asterisk_header_only() -> bytes:
+    """What Asterisk leaves of a recording it stopped as it began: its 44-byte header, sizes still 0."""
+    header = bytearray(tone_wav(0))
+    header[4:8] = b"\0\0\0\0"
+    return bytes(header)
+
+
+async def test_a_recording_of_no_length_is_stored_with_no_length(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Asterisk's header alone, archived as MP3 (whose length ffprobe cannot read): stored as 0 s, once,
+    with a warning; not retried for ever."""
+    name, held, released = the_recording("incoming_desk_answers")
+    spool, rows = Spool({name: asterisk_header_only()}), Rows(ArchiveFormat.MP3)
+    _, file, _ = await archived(name, spool, rows, tmp_path, held, released)
+    assert file.seconds == 0.0 and rows.failures == [] and name not in spool.files
+    assert any("holds no audio" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
+@pytest.mark.parametrize("archive_format", [ArchiveFormat.MP3, ArchiveFormat.WAV])
+async def test_an_unreadable_file_left_at_the_name_is_set_aside(tmp_path: Path,
+                                                                archive_format: ArchiveFormat) -> None:
+    """A file at the recording's name that cannot be read (not stored whole; the recording still in the
+    spool) is kept beside it under another name, and the recording is stored again from the spool."""
+    name, held, released = the_recording("incoming_desk_answers")
+    parsed = parse_recording_name(name)
+    assert parsed is not None
+    target = archive_path(tmp_path, parsed.organisation_id, parsed.day, parsed.call_id, archive_format.value)
+    target.parent.mkdir(parents=True)
+    left = "afgebroken \u00e9\U0001f600".encode()
+    target.write_bytes(left)
+    spool, rows = Spool({name: tone_wav()}), Rows(archive_format)
+    _, file, _ = await archived(name, spool, rows, tmp_path, held, released)
+    assert abs(file.seconds - SECONDS) < 0.2 and rows.failures == []
+    (aside,) = [p for p in target.parent.iterdir() if p != target]
+    assert aside.name.startswith(f".{target.name}.unreadable-") and aside.read_bytes() == left
+
+
 async def test_a_failed_fetch_is_noted_and_retried(tmp_path: Path) -> None:
     """Asterisk failing the first fetch: the failure is noted on the row, the sweep finds the recording
     again in the spool, and the second fetch stores it; nothing partial is left beside it."""
