@@ -127,7 +127,7 @@ class CallSettings:
     # unanswered call does, with ASTERISK_REC_DIALSTATUS; any other transferee is rung back).
     unanswered_transfer: str = "ring_back"
 
-    @property
+    @functools.cached_property
     def trunk_organisation_names(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.trunk_organisations.split(",") if name.strip())
 

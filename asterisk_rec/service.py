@@ -21,6 +21,7 @@ from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.callflow.app import StasisApp
 from asterisk_rec.callflow.control import CallControl
+from asterisk_rec.callflow.events import USED
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
 from asterisk_rec.callflow.trace import AriTrace
@@ -63,7 +64,9 @@ async def serve(settings: Settings) -> None:
         db = await stack.enter_async_context(Database(settings.database, timeout))
         async with db.pool.connection() as connection:
             await migrate(connection)
-        ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout))
+        # Only CDRs: on a call Asterisk raises dozens of other events (every variable set, every state
+        # change) that panoramisk would parse only for the service to drop.
+        ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout, events="cdr"))
         rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
         # Calls are attributed from memory, and written down locally first: PostgreSQL is not in their path.
@@ -149,7 +152,7 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
     delay = RECONNECT_FIRST_SECONDS
     while True:
         try:
-            async with AriConnection(settings.ari, settings.service.connect_timeout) as ari:
+            async with AriConnection(settings.ari, settings.service.connect_timeout, events=USED) as ari:
                 app.control.client = ari.client
                 await announce_transfers(ari, settings)
                 ari.client.listeners.append(app.router)

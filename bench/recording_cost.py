@@ -5,10 +5,12 @@ plain dialplan MixMonitor that first plays the same notice (``Playback()`` befor
 play the same audio), in ``--pairs`` interleaved pairs per N; means reported.
 
 Per case: Asterisk's CPU, the service's own CPU and its children's (ffmpeg, ffprobe: the ones it waited
-for), all per recorded call-minute, and the total's ratio to MixMonitor's in the same pair; set-up, from the
-callee's notice ending to the parties joined, as Asterisk timed both (p50, p95, worst); and the recordings
-complete from the moment the parties are joined (the callee's tone first in the file): both tones in at
-least 99 % of the 100 ms windows, no hole over 100 ms, and at least the call's length less a second.
+for), all per recorded call-minute, and the total's ratio to MixMonitor's in the same pair; the service's
+own CPU a call, and how much of it its timers would have used idle in the same time (measured for
+``IDLE_SECONDS`` before the burst); set-up, from the callee's notice ending to the parties joined, as
+Asterisk timed both (p50, p95, worst); and the recordings complete from the moment the parties are
+joined (the callee's tone first in the file): both tones in at least 99 % of the 100 ms windows, no hole
+over 100 ms, and at least the call's length less a second.
 
     sudo .venv/bin/python -m bench.recording_cost --calls 10 50 100 200 --seconds 30 --pairs 2
 
@@ -27,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from asterisk_rec.testing.tones import Audio, read_audio, read_wav, tone_windows
-from bench.load import CALLEE_HZ, CALLER_HZ, CallLoad, percentile, recording_alice
+from bench.load import CALLEE_HZ, CALLER_HZ, CallLoad, cpu_times, percentile, recording_alice
 
 # Each recorder and the service's settings for it (None: no service, the dialplan records).
 RECORDERS: dict[str, tuple[str, ...] | None] = {
@@ -37,6 +39,9 @@ RECORDERS: dict[str, tuple[str, ...] | None] = {
 }
 # A MixMonitor of the bridged call after Playback(asterisk-rec/notice): dialplan/lab.conf.
 MIXMONITOR_NUMBER = "83202"
+
+# The service is watched idle this long before each burst: what its timers cost, apart from the calls.
+IDLE_SECONDS = 10.0
 
 LAG_SQL = """
 SELECT EXTRACT(EPOCH FROM answered_at - notice_finished_at)::float AS lag
@@ -54,6 +59,8 @@ class Case:
     recordings: int
     complete: int
     lags: list[float]
+    own_per_call: float = 0.0  # the service's own CPU seconds a call, all it did in the burst's time
+    idle_per_call: float = 0.0  # of which it would have used idle (its timers: exports, sweeps, pings)
 
     @property
     def total(self) -> float:
@@ -90,9 +97,16 @@ class Bench(CallLoad):
             return len(self.query("SELECT 1 FROM recordings WHERE started_at >= %s AND state = 'stored'",
                                   (since,))) >= calls
 
+        idle_rate = 0.0
+        if service is not None:
+            before_idle = cpu_times(service.pid)[0]
+            time.sleep(IDLE_SECONDS)
+            idle_rate = (cpu_times(service.pid)[0] - before_idle) / IDLE_SECONDS
+        began = time.monotonic()
         used = self.place(calls, MIXMONITOR_NUMBER if service is None else "202", service,
                           f"cost-{calls}-{pair}", ramp_seconds=self.ramp,
                           settled=None if service is None else archived)
+        window = time.monotonic() - began
         if service is not None:
             service.terminate()
             service.wait(15)
@@ -102,7 +116,8 @@ class Bench(CallLoad):
         # Per minute actually recorded: calls lost under load must not make a case look cheaper.
         return Case(calls, recorder, used.asterisk / minutes, used.service_own / minutes,
                     used.service_children / minutes, len(audios),
-                    sum(1 for audio in audios if complete_from_join(audio, self.seconds)), lags)
+                    sum(1 for audio in audios if complete_from_join(audio, self.seconds)), lags,
+                    used.service_own / calls, idle_rate * window / calls)
 
     def mixmonitor_recordings(self, before: set[Path]) -> list[Audio]:
         made = sorted(set(self.plain.glob("*.wav")) - before)
@@ -118,8 +133,8 @@ class Bench(CallLoad):
 
 def table(cases: list[Case], seconds: int) -> str:
     lines = ["| N | recorder | Asterisk | service own | service children | total | vs MixMonitor "
-             "| set-up p50 / p95 / worst (s) | complete from the join |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| service own ms a call (idle part) | set-up p50 / p95 / worst (s) | complete from the join |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for calls in sorted({case.calls for case in cases}):
         baseline = statistics.mean(c.total for c in cases if c.calls == calls and c.recorder == "mixmonitor")
         for recorder in RECORDERS:
@@ -131,8 +146,11 @@ def table(cases: list[Case], seconds: int) -> str:
             own = statistics.mean(c.own for c in mine)
             children = statistics.mean(c.children for c in mine)
             total = statistics.mean(c.total for c in mine)
+            per_call = "-" if recorder == "mixmonitor" else \
+                f"{1000 * statistics.mean(c.own_per_call for c in mine):.0f} " \
+                f"({1000 * statistics.mean(c.idle_per_call for c in mine):.0f})"
             lines.append(f"| {calls} | {recorder} | {statistics.mean(c.asterisk for c in mine):.3f} | "
-                         f"{own:.3f} | {children:.3f} | {total:.3f} | {total / baseline:.2f} | {lag} | "
+                         f"{own:.3f} | {children:.3f} | {total:.3f} | {total / baseline:.2f} | {per_call} | {lag} | "
                          f"{sum(c.complete for c in mine)}/{sum(c.recordings for c in mine)} "
                          f"(of {calls * len(mine)} calls) |")
     return "\n".join([f"CPU seconds per recorded call-minute, {seconds} s calls; means of the pairs.", *lines])
@@ -162,7 +180,8 @@ def main() -> None:
                     cases.append(case)
                     time.sleep(5)  # the last calls' ends settle in Asterisk
                     print(f"N={calls:<4} {recorder:<20} total {case.total:.3f} CPU-s/call-min "
-                          f"(Asterisk {case.asterisk:.3f}, own {case.own:.3f}, children {case.children:.3f}), "
+                          f"(Asterisk {case.asterisk:.3f}, own {case.own:.3f}, children {case.children:.3f}; "
+                          f"own {1000 * case.own_per_call:.0f} ms a call, {1000 * case.idle_per_call:.0f} idle), "
                           f"{case.complete}/{case.recordings} complete", flush=True)
     print(table(cases, args.seconds))
 

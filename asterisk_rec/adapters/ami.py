@@ -29,7 +29,10 @@ class _Manager(Manager):  # type: ignore[misc]
 
 
 class AmiConnection:
-    def __init__(self, settings: AmiSettings, timeout: float = 5.0) -> None:
+    """``events``: the event classes Asterisk sends this session (its Login's ``Events``: ``on``, ``off``
+    or a list as ``cdr,call``); actions are answered whatever it says."""
+
+    def __init__(self, settings: AmiSettings, timeout: float = 5.0, events: str = "on") -> None:
         self.settings = settings
         self.timeout = timeout
         self._on_login: list[Callable[[], Any]] = []
@@ -41,6 +44,7 @@ class AmiConnection:
             ping_delay=10,
             ping_interval=10,
             reconnect_timeout=2,
+            events=events,
             log=logging.getLogger(f"{__name__}.panoramisk"),
             on_login=self._logged_in,
             on_disconnect=self._disconnected,

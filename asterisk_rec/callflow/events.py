@@ -45,3 +45,10 @@ def event_time(event: Event) -> float | None:
 
 # Events after which a channel can take no further part in the call.
 GONE = {"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"}
+
+
+# Every event type the call flow acts on (its phases' ``on_*`` handlers, ``wait_for``, GONE, the
+# recording's end): Asterisk is asked to send the app only these.
+USED = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest", "ChannelStateChange",
+        "ChannelEnteredBridge", "ChannelDtmfReceived", "ChannelHold", "ChannelUnhold", "ChannelTransfer",
+        "PlaybackFinished", "RecordingStarted", "RecordingFinished", "RecordingFailed")

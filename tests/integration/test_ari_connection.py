@@ -72,3 +72,28 @@ async def test_wrong_credentials_are_said(settings: Settings) -> None:
     with pytest.raises(AriCredentialsRejected, match=settings.ari.user):
         async with AriConnection(wrong, app="test-wrong-credentials"):
             pass
+
+
+async def test_an_app_is_sent_only_the_events_it_asks_for(settings: Settings) -> None:
+    """Connected asking for StasisStart and StasisEnd only, an app gets nothing else for a channel's life
+    (which raises variable, state and dialplan events) and its commands over the WebSocket are still
+    answered; connected again asking for all, it gets the others too (the filter outlives a connection
+    in Asterisk, so each connection sets its own)."""
+    app = f"test-filter-{uuid.uuid4().hex[:8]}"
+
+    async def one_channel(events: tuple[str, ...] | None) -> set[str]:
+        channel = f"{app}-{uuid.uuid4().hex[:6]}"
+        async with AriConnection(settings.ari, app=app, events=events) as ari:
+            client, log = ari.client, EventLog(ari.client)
+            assert client.over_websocket
+            await client.call("channels.originate", endpoint="Local/440@lab-tones", app=app, channelId=channel)
+            await log.wait_for("StasisStart", lambda e: e["channel"]["id"] == channel)
+            await client.call("channels.setChannelVar", channelId=channel, variable="ASTERISK_REC_TEST",
+                              value="x")
+            await client.call("channels.answer", channelId=channel)
+            await client.call("channels.hangup", channelId=channel)
+            await log.wait_for("StasisEnd", lambda e: e["channel"]["id"] == channel)
+            return {event["type"] for event in log.events}
+
+    assert await one_channel(("StasisStart", "StasisEnd")) == {"StasisStart", "StasisEnd"}
+    assert {"ChannelVarset", "ChannelStateChange"} <= await one_channel(None)

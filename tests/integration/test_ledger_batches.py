@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.callflow import entries
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
-from asterisk_rec.calls.store import CallStore
+from asterisk_rec.calls.store import CallStore, CallWrites
 from asterisk_rec.calls.summary import AppCall, Direction
 from asterisk_rec.config import Settings
 
@@ -80,6 +81,46 @@ async def test_a_refused_entry_is_set_aside_and_the_rest_of_its_batch_goes_in(db
             refused = sqlite.execute("SELECT kind, payload, error FROM refused").fetchall()
         assert len(refused) == 1 and refused[0][0] == entries.CALL_STARTED
         assert bad.call_id in refused[0][1] and "out of range" in refused[0][2]
+    finally:
+        journal.close()
+        async with db.pool.connection() as conn:
+            await conn.execute("DELETE FROM calls WHERE linked_id LIKE %s", (f"{tag}-%",))
+            await conn.execute("DELETE FROM app_calls WHERE linked_id LIKE %s", (f"{tag}-%",))
+
+
+class CountingStore(CallStore):
+    """The lab's call store, counting its transactions."""
+
+    transactions = 0
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[CallWrites]:
+        self.transactions += 1
+        async with super().writing() as writes:
+            yield writes
+
+
+async def test_entries_written_close_together_go_in_together(db: Database, tmp_path: Path) -> None:
+    """Five calls starting 20 ms apart (a burst) after a quiet spell go into PostgreSQL in one transaction,
+    two at most (the first may be read alone if it came as the replay looked), not one each."""
+    tag = uuid.uuid4().hex[:12]
+    journal = Journal(tmp_path / "journal.sqlite3").open()
+    store = CountingStore(db, frozenset())
+    ledger = CallLedger(store, RecordingStore(db), NoArchive(), None, journal)  # type: ignore[arg-type]
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(ledger.replay)
+            for number in range(5):
+                await journal.append(entries.CALL_STARTED, entries.call_started(call(tag, number)))
+                await anyio.sleep(0.02)
+            with anyio.fail_after(20):
+                while journal.count():  # noqa: ASYNC110 (the journal has no event for emptied)
+                    await anyio.sleep(0.05)
+            tasks.cancel_scope.cancel()
+        async with db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT count(*) FROM app_calls WHERE linked_id LIKE %s", (f"{tag}-%",))
+            assert await cursor.fetchone() == (5,)
+        assert 1 <= store.transactions <= 2
     finally:
         journal.close()
         async with db.pool.connection() as conn:

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
@@ -159,14 +159,16 @@ class AriClient:
 class AriConnection:
     """A Stasis application's connection: ``client`` (commands and events, see ``AriClient``) and ``rest``
     (plain HTTP, for the ping and the stored recordings' bytes). ``commands_over_websocket``: ``None``
-    asks Asterisk whether it takes them there."""
+    asks Asterisk whether it takes them there. ``events``: the only event types the app is sent (all if
+    ``None``)."""
 
     def __init__(self, settings: AriSettings, timeout: float = 5.0, app: str | None = None,
-                 commands_over_websocket: bool | None = None) -> None:
+                 commands_over_websocket: bool | None = None, events: Sequence[str] | None = None) -> None:
         self.settings = settings
         self.app = app or settings.app
         self.timeout = timeout
         self.commands_over_websocket = commands_over_websocket
+        self.events = events
         self.rest = AriRest(settings, timeout)
         self._stack = AsyncExitStack()
         self._client: AriClient | None = None
@@ -187,6 +189,7 @@ class AriConnection:
                 websocket = await self._stack.enter_async_context(self._connect())
             except (OSError, TimeoutError, websockets.InvalidHandshake) as err:
                 raise websocket_failure(self.settings, err) from err
+            await self._filter_events()
             client = AriClient(websocket, api, self.rest, self.timeout)
             tasks = await self._stack.enter_async_context(anyio.create_task_group())
             self._stack.callback(tasks.cancel_scope.cancel)
@@ -200,6 +203,17 @@ class AriConnection:
         log.info("ARI connected: Asterisk %s, Stasis app %r, commands over %s", info.version, self.app,
                  "the WebSocket" if client.over_websocket else "HTTP")
         return self
+
+    async def _filter_events(self) -> None:
+        """Asterisk sends the app only ``events`` (13.26 and later): on a call it raises dozens that the app
+        would parse only to drop (a ``ChannelVarset`` for every variable the dialplan sets, ``Dial``,
+        ``ChannelDialplan``...). Set on every connection, as the app (and its filter) outlives it in
+        Asterisk; over HTTP, because over the WebSocket the filter applies to the answers too (a filter
+        without ``RESTResponse`` silences every command)."""
+        allowed = [] if self.events is None else [{"type": kind} for kind in (*self.events, "RESTResponse")]
+        # The filter is the whole body (Asterisk reads it so), which the API description cannot say.
+        await self.rest.request("PUT", f"applications/{quote(self.app, safe='')}/eventFilter",
+                                json={"allowed": allowed, "disallowed": []})
 
     def _connect(self) -> connect:
         return connect(events_url(self.settings, self.app), open_timeout=self.timeout,
