@@ -52,9 +52,15 @@ def burst(count: int, tag: str) -> list[dict[str, str]]:
 
 
 async def clean(db: Database, tag: str) -> None:
+    """The burst's rows removed, and their dead versions with them: the rounds' 150 000 deleted rows
+    otherwise slow every later round's index lookups (by half, seen here), until autovacuum comes."""
     async with db.pool.connection() as conn:
         await conn.execute("DELETE FROM calls WHERE linked_id LIKE %s", (f"{tag}-%",))
         await conn.execute("DELETE FROM cdr_records WHERE linked_id LIKE %s", (f"{tag}-%",))
+    async with db.pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await conn.execute("VACUUM ANALYZE cdr_records, calls, call_organisations")
+        await conn.set_autocommit(False)
 
 
 async def through_ingest(db: Database, events: list[dict[str, str]]) -> float:

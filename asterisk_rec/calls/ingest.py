@@ -77,15 +77,18 @@ class CdrIngest:
                 tasks.start_soon(self._read_csv_regularly)
 
     async def _write_received(self, receive: MemoryObjectReceiveStream[CdrRecord]) -> None:
+        in_a_burst = False
         async for first in receive:
-            if receive.statistics().current_buffer_used < BATCH - 1:
-                await anyio.sleep(GATHER_SECONDS)  # a full batch goes at once
+            # A full batch waiting, or one just written (a burst's end), goes at once.
+            if not in_a_burst and receive.statistics().current_buffer_used < BATCH - 1:
+                await anyio.sleep(GATHER_SECONDS)
             batch = [first]
             while len(batch) < BATCH:
                 try:
                     batch.append(receive.receive_nowait())
                 except anyio.WouldBlock:
                     break
+            in_a_burst = len(batch) == BATCH
             await self._store(batch, "ami")
 
     async def _store(self, batch: list[CdrRecord], via: str) -> int:
