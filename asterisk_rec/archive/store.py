@@ -1,7 +1,8 @@
 """Fetching a recording from Asterisk into the archive: streamed to disk (never whole in memory),
 converted file to file, hashed, synced, and only then given its name. The spool copy may be deleted only
 after this returns. An archived file is never rewritten: if the name exists (a crash after the file was
-stored but before it was recorded as stored) that file is taken as it is.
+stored but before it was recorded as stored) that file is taken as it is, unless it cannot be read as
+audio; then it is set aside beside it (``.<name>.unreadable-<ns>``, never deleted) and stored again.
 
 Beside Asterisk (``archive.spool_dir``) the recording is copied from its spool, hashed as it is read;
 otherwise fetched over ARI's HTTP. No process is started where none is needed: a recording archived in

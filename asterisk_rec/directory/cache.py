@@ -35,6 +35,8 @@ class DirectoryCache:
         """Listens for changes and loads the directory again on each; ends (for its supervisor to start it
         again) when the connection to PostgreSQL is lost."""
         async with await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True) as conn:
+            # A handler, or psycopg keeps every notification for a notifies() this loop never calls.
+            conn.add_notify_handler(lambda notify: log.debug("directory changed (%s)", notify.payload or "-"))
             await conn.execute(f"LISTEN {CHANNEL}")
             # After LISTEN: a change from now on is heard, one before it is in this load.
             await self.load()

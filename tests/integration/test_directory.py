@@ -8,11 +8,13 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import psycopg
 import pytest
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
+from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import ALL_CALLS, DeviceKind, FailMode, RecordingMode, RecordingScope
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import Conflict, InvalidInput, NotFound
@@ -139,3 +141,25 @@ def test_cli_manages_the_directory(lab_env_file: Path) -> None:
     assert nothing.returncode == 2 and "switch on incoming or outgoing, and internal or external" in nothing.stderr
     assert cli("recording", "set", org, "501").returncode == 2
     assert cli("recording", "list", org).stdout.strip() == scoped.stdout.strip()  # the refusals lost nothing
+
+
+async def test_the_services_copy_follows_each_change_at_once(store: DirectoryStore) -> None:
+    """The service's directory in memory loads again as soon as PostgreSQL announces a change, not at
+    its refresh (ten minutes here): a new organisation, then its user recorded always, are each in the
+    copy within seconds (it keeps listening after the first change)."""
+    cache = DirectoryCache(store.db, refresh_seconds=600)
+    name = unique("org")
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(cache.run)
+        with anyio.fail_after(10):
+            while not cache.snapshot.organisations:  # noqa: ASYNC110 (the cache has no event for loaded)
+                await anyio.sleep(0.05)
+            org = await store.add_organisation(name)
+            while name not in cache.snapshot.organisations:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+            await store.add_user(name, "201", "Anna Ü")
+            await store.set_recording(name, "201", "always")
+            while (user := cache.snapshot.user_by_extension(org.id, "201")) is None or \
+                    user.recording_mode is not RecordingMode.ALWAYS:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        tasks.cancel_scope.cancel()
