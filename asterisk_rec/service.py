@@ -31,8 +31,9 @@ from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import RetentionSettings, Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.cache import DirectoryCache
+from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.directory.store import DirectoryStore
-from asterisk_rec.errors import AriCredentialsRejected, AsteriskRecError
+from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskRecError
 from asterisk_rec.jobs.records import JobRecords
 from asterisk_rec.jobs.supervisor import describe, supervised
 from asterisk_rec.retention.service import RetentionService
@@ -78,7 +79,23 @@ async def serve(settings: Settings) -> None:
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)
         recordings = RecordingStore(db)
-        archiver = Archiver(rest, recordings, settings.archive, settings.calls.recording_format)
+        trace = None
+        if settings.service.ari_trace:
+            header = {"app": settings.ari.app, "calls": asdict(settings.calls)}
+            trace = stack.enter_context(contextlib.closing(AriTrace(Path(settings.service.ari_trace)).open(header)))
+        control = CallControl(None, settings.ari.app, trace)
+
+        async def delete_spool_copy(name: str) -> None:
+            """Over the app's WebSocket while it is up (cheaper than an HTTP request), else over HTTP.
+            Untraced: an ARI trace holds the call flow's own commands (the replay fixtures are made of it)."""
+            try:
+                await CallControl(control.client, settings.ari.app).delete_stored_recording(name)
+            except AriError:
+                await rest.delete_stored_recording(name)
+
+        archiver = Archiver(rest, recordings, settings.archive, settings.calls.recording_format,
+                            known_format=lambda organisation_id: _archive_format(directory_cache, organisation_id),
+                            delete=delete_spool_copy)
         await dialplan.publish(ami, directory)
         jobs = JobRecords(db)
         async with anyio.create_task_group() as tasks:
@@ -99,15 +116,15 @@ async def serve(settings: Settings) -> None:
             if settings.retention.purge_every_hours > 0:
                 background("purge", partial(purge_every, web.retention, Path(settings.archive.root),
                                             settings.retention))
-            trace = None
-            if settings.service.ari_trace:
-                header = {"app": settings.ari.app, "calls": asdict(settings.calls)}
-                trace = stack.enter_context(contextlib.closing(AriTrace(Path(settings.service.ari_trace)).open(header)))
-            control = CallControl(None, settings.ari.app, trace)
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
             await keep_connected(settings, app)
+
+
+def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:
+    organisation = directory.organisation_by_id(organisation_id)
+    return organisation.archive_format if organisation else None
 
 
 async def purge_every(retention: RetentionService, archive_root: Path, settings: RetentionSettings) -> None:

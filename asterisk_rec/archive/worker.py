@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from asterisk_rec.archive.paths import archive_path
 from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.store import fetch_into_archive
 from asterisk_rec.config import ArchiveSettings
+from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.recording.naming import PREFIX, parse_recording_name
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,15 @@ class ArchiveCounts:
 
 class Archiver:
     def __init__(self, ari: AriRest, store: RecordingStore, settings: ArchiveSettings,
-                 spool_format: str = "wav") -> None:
+                 spool_format: str = "wav", *, known_format: Callable[[int], ArchiveFormat | None] | None = None,
+                 delete: Callable[[str], Awaitable[None]] | None = None) -> None:
+        """``known_format``: an organisation's archive format from memory (the directory cache), None when
+        it does not know the organisation (then PostgreSQL is asked); ``delete``: how the spool copy is
+        deleted (over the app's WebSocket, cheaper than a request of its own), by default over HTTP."""
         self.ari = ari
         self.store = store
+        self.known_format = known_format
+        self.delete = delete or ari.delete_stored_recording
         self.settings = settings
         self.root = Path(settings.root)
         self.spool_format = spool_format
@@ -162,7 +170,9 @@ class Archiver:
         parsed = parse_recording_name(name)
         if parsed is None:
             raise ValueError(f"not a recording name of asterisk-rec: {name!r}")
-        archive_format = await self.store.archive_format(parsed.organisation_id)
+        archive_format = self.known_format(parsed.organisation_id) if self.known_format else None
+        if archive_format is None:
+            archive_format = await self.store.archive_format(parsed.organisation_id)
         if archive_format is None:
             if self._retry_at.get(name) is None:
                 self.counts.unowned += 1
@@ -177,7 +187,7 @@ class Archiver:
                                         self.spool_dir)
         await self.store.recording_stored(name, parsed, file, target.relative_to(self.root), archive_format)
         self._archived[name] = anyio.current_time()
-        await self.ari.delete_stored_recording(name)
+        await self.delete(name)
         if self.disk_full_since is not None:
             log.warning("all clear: the archive's disk has room again after %.0f s",
                         anyio.current_time() - self.disk_full_since)

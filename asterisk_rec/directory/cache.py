@@ -54,6 +54,9 @@ class DirectoryCache:
     def organisation(self, name: str) -> Organisation:
         return self.snapshot.organisation(name)
 
+    def organisation_by_id(self, organisation_id: int) -> Organisation | None:
+        return self.snapshot.organisation_by_id(organisation_id)
+
     def user_by_device(self, *, endpoint: str | None = None, number: str | None = None) -> User | None:
         return self.snapshot.user_by_device(endpoint=endpoint, number=number)
 

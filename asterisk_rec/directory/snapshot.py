@@ -17,10 +17,12 @@ class DirectorySnapshot:
     by_extension: dict[tuple[int, str], User] = field(default_factory=dict)
     by_endpoint: dict[str, User] = field(default_factory=dict)
     by_number: dict[str, User] = field(default_factory=dict)
+    by_id: dict[int, Organisation] = field(default_factory=dict)
 
     @classmethod
     def of(cls, organisations: Iterable[Organisation], users: Iterable[User]) -> DirectorySnapshot:
-        snapshot = cls({o.name: o for o in organisations})
+        organisations = list(organisations)
+        snapshot = cls({o.name: o for o in organisations}, by_id={o.id: o for o in organisations})
         for user in users:
             snapshot.by_extension[(user.organisation.id, user.extension)] = user
             for device in user.devices:
@@ -35,6 +37,9 @@ class DirectorySnapshot:
         if found is None:
             raise NotFound(f"no organisation {name!r}")
         return found
+
+    def organisation_by_id(self, organisation_id: int) -> Organisation | None:
+        return self.by_id.get(organisation_id)
 
     def user_by_device(self, *, endpoint: str | None = None, number: str | None = None) -> User | None:
         return self.by_endpoint.get(endpoint) if endpoint is not None else self.by_number.get(number or "")

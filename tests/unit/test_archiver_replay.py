@@ -12,6 +12,7 @@ import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -98,10 +99,10 @@ class Rows:
 
 
 async def archived(name: str, spool: Spool, rows: Rows, root: Path, held: list[str],
-                   released: list[tuple[str, bool]]) -> tuple[RecordingName, ArchivedFile, Path]:
+                   released: list[tuple[str, bool]], **options: Any) -> tuple[RecordingName, ArchivedFile, Path]:
     """Runs the archiver on the replay's hand-offs until ``name`` is stored (at most 30 s)."""
     settings = ArchiveSettings(root=str(root), workers=1, sweep_seconds=0.2, retry_max_seconds=1)
-    archiver = Archiver(spool, rows, settings)  # type: ignore[arg-type]
+    archiver = Archiver(spool, rows, settings, **options)  # type: ignore[arg-type]
     for each in held:
         archiver.hold(each)
     async with anyio.create_task_group() as tasks:
@@ -114,6 +115,30 @@ async def archived(name: str, spool: Spool, rows: Rows, root: Path, held: list[s
                 rows.changed = anyio.Event()
         tasks.cancel_scope.cancel()
     return rows.stored[name]
+
+
+async def test_the_format_known_in_memory_is_used_and_the_copy_deleted_as_told(tmp_path: Path) -> None:
+    """With the organisation's format from the directory in memory, the table is not asked (it says MP3
+    here, memory WAV: the file is WAV); an organisation memory does not know is looked up in the table;
+    the spool copy is deleted by the given ``delete``, after the row is written."""
+    name, held, released = the_recording("incoming_desk_answers")
+    parsed = parse_recording_name(name)
+    assert parsed is not None
+    deleted: list[tuple[str, bool]] = []
+    spool, rows = Spool({name: tone_wav()}), Rows(ArchiveFormat.MP3)
+
+    async def delete(each: str) -> None:
+        deleted.append((each, each in rows.stored))
+        await spool.delete_stored_recording(each)
+
+    known = {parsed.organisation_id: ArchiveFormat.WAV}
+    _, file, _ = await archived(name, spool, rows, tmp_path, held, released, known_format=known.get,
+                                delete=delete)
+    assert file.path.suffix == ".wav" and deleted == [(name, True)] and name not in spool.files
+    other = f"asterisk-rec/{parsed.organisation_id + 1}/{parsed.day.isoformat()}/{parsed.call_id}"
+    spool.files[other] = tone_wav()
+    _, file, _ = await archived(other, spool, rows, tmp_path / "2", [], [(other, True)], known_format=known.get)
+    assert file.path.suffix == ".mp3"
 
 
 def the_recording(fixture_name: str) -> tuple[str, list[str], list[tuple[str, bool]]]:

@@ -10,7 +10,7 @@ import pytest
 
 from asterisk_rec.archive.paths import archive_path
 from asterisk_rec.callflow.app import newest_snoop
-from asterisk_rec.callflow.events import event_keys
+from asterisk_rec.callflow.events import event_keys, event_time
 from asterisk_rec.channel_names import endpoint_of
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
@@ -21,6 +21,22 @@ def test_event_keys_name_every_object_of_the_event() -> None:
              "playback": {"id": "p"}, "recording": {"name": "r/1"}}
     assert event_keys(event) == {"channel:leg", "channel:in", "bridge:b", "playback:p", "recording:r/1"}
     assert event_keys({"type": "ApplicationReplaced"}) == set()
+
+
+@pytest.mark.parametrize(("timestamp", "expected"), [
+    ("2026-12-02T04:39:41.473+0000", 1796186381.473),
+    ("2026-12-02T05:39:41.473+0100", 1796186381.473),
+    ("2026-12-02T04:39:41.473", None),  # no offset: which zone is unknown
+    ("2026-02-30T04:39:41.473+0000", None),
+    ("", None),
+    ("\u0662\u0660\u0662\u0666-12-02T04:39:41+0000", None),  # Arabic-Indic digits
+    (None, None),
+    (1796186381, None),
+])
+def test_an_events_time_is_read_from_asterisks_timestamp(timestamp: object, expected: float | None) -> None:
+    """Asterisk's ``timestamp`` (with its offset) as POSIX seconds; anything else, or none, is None."""
+    event = {"type": "StasisStart"} if timestamp is None else {"type": "StasisStart", "timestamp": timestamp}
+    assert event_time(event) == expected
 
 
 def test_endpoint_of_channel_names() -> None:

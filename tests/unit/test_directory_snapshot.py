@@ -25,6 +25,7 @@ def test_users_are_found_by_device_number_and_extension_within_their_organisatio
     assert snapshot.user_by_extension(1, "201") is ALICE and snapshot.user_by_extension(2, "201") is OTHER_201
     assert snapshot.user_by_extension(1, "202") is None
     assert snapshot.organisation("other") is OTHER and len(snapshot) == 2
+    assert snapshot.organisation_by_id(2) is OTHER and snapshot.organisation_by_id(3) is None
 
 
 def test_an_unknown_organisation_is_not_found() -> None:
