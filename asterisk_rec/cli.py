@@ -17,6 +17,7 @@ from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
 from asterisk_rec.lab.directory import seed_lab
+from asterisk_rec.logs import LOG_FORMATS, setup_logging
 from asterisk_rec.retention import cli as retention_cli
 from asterisk_rec.web import cli as web_cli
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one setting, e.g. --set ari.url=http://127.0.0.1:8088/")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from service.log_level)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, help="text or json (default from service.log_format)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run the service: the Stasis app, the archive, the CDR listener, the portal")
     commands.add_parser("check", help="connect to ARI, AMI and PostgreSQL once and report")
@@ -46,9 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -109,12 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "lab" and args.action != "seed":
-            _setup_logging(args.log_level or "INFO")
+            setup_logging(args.log_level or "INFO")
             return _lab(args.action)
         settings = load_settings(args.config, args.env_file, args.overrides)
         # Only the service logs at its configured level; one-shot commands speak through their output.
         serving = args.command in ("serve", "web")
-        _setup_logging(args.log_level or (settings.service.log_level if serving else "WARNING"))
+        setup_logging(args.log_level or (settings.service.log_level if serving else "WARNING"),
+                      args.log_format or settings.service.log_format)
         if args.command == "check":
             return _check(settings)
         if args.command == "lab":

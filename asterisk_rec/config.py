@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asterisk_rec.errors import ConfigError
+from asterisk_rec.logs import LOG_FORMATS
 from asterisk_rec.trunks import Trunks
 
 ENV_PREFIX = "ASTERISK_REC_"
@@ -78,6 +79,8 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class ServiceSettings:
     log_level: str = "INFO"
+    # "text", or "json": one JSON object a line, for a log shipper (each line about a call with its ids).
+    log_format: str = "text"
     # How long a start-up connection attempt to Asterisk or PostgreSQL may take before it is reported.
     connect_timeout: float = 5.0
     # The local journal (SQLite, synced): what the app writes down about calls goes here first, then into
@@ -88,6 +91,10 @@ class ServiceSettings:
     # A file to trace ARI into (every event and command, as JSON lines; it holds the parties' numbers):
     # for support and for recording the replay tests' fixtures. Empty: off.
     ari_trace: str = ""
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"service.log_format {self.log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
 
 
 RECORDING_METHODS = ("snoop", "bridge")

@@ -11,6 +11,7 @@ import errno
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.store import fetch_into_archive
 from asterisk_rec.config import ArchiveSettings
 from asterisk_rec.directory.models import ArchiveFormat
+from asterisk_rec.logs import logging_about_call
 from asterisk_rec.recording.naming import PREFIX, parse_recording_name
 
 log = logging.getLogger(__name__)
@@ -137,16 +139,21 @@ class Archiver:
 
     async def _work(self, receive: MemoryObjectReceiveStream[str]) -> None:
         async for name in receive:
+            parsed = parse_recording_name(name)
+            with logging_about_call(parsed.call_id, parsed.organisation_id) if parsed else nullcontext():
+                await self._archive_one(name)
+
+    async def _archive_one(self, name: str) -> None:
+        try:
+            await self.archive(name)
+        except Exception as err:
+            self._failed(name, err)
             try:
-                await self.archive(name)
-            except Exception as err:
-                self._failed(name, err)
-                try:
-                    await self.store.attempt_failed(name, str(err))
-                except Exception:
-                    log.debug("cannot note the failure of %s", name, exc_info=True)
-            finally:
-                self._queued.discard(name)
+                await self.store.attempt_failed(name, str(err))
+            except Exception:
+                log.debug("cannot note the failure of %s", name, exc_info=True)
+        finally:
+            self._queued.discard(name)
 
     def _forget_archived(self, now: float) -> None:
         for name, at in list(self._archived.items()):

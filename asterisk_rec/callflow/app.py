@@ -26,6 +26,7 @@ from asterisk_rec.config import CallSettings
 from asterisk_rec.directory import models
 from asterisk_rec.directory.models import Organisation, User
 from asterisk_rec.errors import AsteriskRecError, CallRefused, InvalidInput, NotFound
+from asterisk_rec.logs import about_call, current_call
 from asterisk_rec.policy import (
     CallPlan,
     DialStatus,
@@ -207,6 +208,8 @@ class StasisApp:
 
     async def _conduct(self, call_id: str, flow: CallFlow, steps: Callable[[], Awaitable[CallRecord]]) -> None:
         self.active[call_id] = flow
+        if current_call() is None:  # an adopted call (a new one has been since its StasisStart)
+            about_call(call_id, flow.owners[0] if flow.owners else None)
         try:
             await steps()
         finally:
@@ -310,6 +313,7 @@ class StasisApp:
             await self._pick_up(channel, *picking)
             return
         call_id = self.call_ids()
+        about_call(call_id)
         record = CallRecord(call_id=call_id, caller_channel=channel["id"])
         try:
             parties = await self.attribute(channel, number, organisation_name)
@@ -323,6 +327,7 @@ class StasisApp:
             log.exception("call %s from %s to %s: cannot attribute the call", call_id, channel["name"], number)
             await self._hand_back(channel["id"], DialStatus.APPFAILED)
             return
+        about_call(call_id, parties.organisation.id)
         plan = plan_call(parties.caller, parties.callee)
         if plan.records:
             organisation_id = plan.recorded[0].organisation.id

@@ -67,6 +67,7 @@ def test_environment_names() -> None:
         ("[ami]\nport = \"many\"\n", "expected a whole number, got 'many'"),
         ("[ami\n", "is not valid TOML"),
         ('ari = "x"\n', "'ari' must be a [section]"),
+        ('[service]\nlog_format = "JSON"\n', "service.log_format 'JSON': expected one of text, json"),
     ],
 )
 def test_bad_config_file_gets_a_clear_error(tmp_path: Path, toml: str, message: str) -> None:
