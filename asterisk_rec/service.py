@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 
+from asterisk_rec.adapters import systemd
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
 from asterisk_rec.adapters.db import Database
@@ -34,6 +35,7 @@ from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskRecError
+from asterisk_rec.health.state import Dependencies
 from asterisk_rec.jobs.records import JobRecords
 from asterisk_rec.jobs.supervisor import describe, supervised
 from asterisk_rec.retention.service import RetentionService
@@ -68,6 +70,12 @@ async def serve(settings: Settings) -> None:
         # Only CDRs: on a call Asterisk raises dozens of other events (every variable set, every state
         # change) that panoramisk would parse only for the service to drop.
         ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout, events="cdr"))
+        # What /readyz reports: the connections as they go (PostgreSQL and the archive are checked there).
+        dependencies = Dependencies()
+        dependencies.expect("ari")
+        dependencies.up("ami")
+        ami.on_login(lambda: dependencies.up("ami"))
+        ami.on_lost(lambda reason: dependencies.down("ami", reason))
         rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
         # Calls are attributed from memory, and written down locally first: PostgreSQL is not in their path.
@@ -79,6 +87,11 @@ async def serve(settings: Settings) -> None:
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)
         recordings = RecordingStore(db)
+        try:
+            # Made now rather than at the first recording: /readyz checks it from the start.
+            await anyio.Path(settings.archive.root).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            log.error("cannot make the archive's root %s: %s", settings.archive.root, err)
         trace = None
         if settings.service.ari_trace:
             header = {"app": settings.ari.app, "calls": asdict(settings.calls)}
@@ -109,7 +122,7 @@ async def serve(settings: Settings) -> None:
             background("cdr-ingest", ingest.run)
             background("archive", archiver.run)
             background("counters", partial(report, ingest, archiver))
-            web, secret = await web_context(settings, db)
+            web, secret = await web_context(settings, db, dependencies)
             if settings.web.enabled:
                 background("portal", partial(run_web, web, secret))
             background("exports", web.exports.run)
@@ -119,7 +132,10 @@ async def serve(settings: Settings) -> None:
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
-            await keep_connected(settings, app)
+            tasks.start_soon(systemd.keep_watchdog_fed)
+            # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
+            systemd.notify("READY=1")
+            await keep_connected(settings, app, dependencies)
 
 
 def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:
@@ -163,10 +179,12 @@ async def announce_transfers(ari: AriConnection, settings: Settings) -> None:
                     "calls.transfers = asterisk if phones send it (recordings then end at a transfer)", version)
 
 
-async def keep_connected(settings: Settings, app: StasisApp) -> None:
+async def keep_connected(settings: Settings, app: StasisApp, dependencies: Dependencies | None = None) -> None:
     """Holds the Stasis app's WebSocket open; when it drops (Asterisk restarting, a network fault), connects
-    again and reconciles. Calls in progress keep their flows: Asterisk keeps their channels meanwhile."""
+    again and reconciles. Calls in progress keep their flows: Asterisk keeps their channels meanwhile.
+    ``dependencies`` hears when the app is up (reconciled) and when it is not, with why."""
     delay = RECONNECT_FIRST_SECONDS
+    dependencies = dependencies or Dependencies()
     while True:
         try:
             async with AriConnection(settings.ari, settings.service.connect_timeout, events=USED) as ari:
@@ -174,21 +192,26 @@ async def keep_connected(settings: Settings, app: StasisApp) -> None:
                 await announce_transfers(ari, settings)
                 ari.client.listeners.append(app.router)
                 await app.reconcile()
+                dependencies.up("ari")
                 log.info("asterisk-rec is running: Stasis app %r", settings.ari.app)
                 delay = RECONNECT_FIRST_SECONDS
                 await ari.client.closed.wait()
                 broken = ari.client.broken
+            dependencies.down("ari", broken or "the WebSocket closed")
             if broken:
                 log.warning("the ARI WebSocket broke (%s): connecting again", broken)
             else:
                 log.warning("the ARI WebSocket closed: connecting again")
-        except AriCredentialsRejected:
+        except AriCredentialsRejected as err:
+            dependencies.down("ari", err.message)
             raise  # retrying cannot help: the operator must fix the configuration
         except AsteriskRecError as err:
+            dependencies.down("ari", err.message)
             log.error("%s: trying again in %g s", err, delay)
             await anyio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
         except Exception as err:  # whatever else broke the connection: the calls go on, so does the app
+            dependencies.down("ari", describe(err))
             log.warning("the ARI WebSocket broke (%s): connecting again", describe(err))
             log.debug("the ARI WebSocket broke", exc_info=True)
 

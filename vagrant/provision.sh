@@ -302,6 +302,12 @@ Wants=asterisk.service postgresql.service
 User=asterisk-rec
 EnvironmentFile=$ENV_FILE
 ExecStart=/opt/asterisk-rec/venv/bin/asterisk-rec --config $ENV_DIR/asterisk-rec.toml serve
+# The service says READY=1 once it runs, and WATCHDOG=1 from its event loop every 15 s: a loop stalled
+# for 30 s is restarted. Load balancers ask GET /readyz (ARI, AMI, PostgreSQL, the archive), monitors
+# GET /healthz.
+Type=notify
+NotifyAccess=main
+WatchdogSec=30
 Restart=on-failure
 RestartSec=2
 

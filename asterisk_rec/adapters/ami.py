@@ -36,6 +36,7 @@ class AmiConnection:
         self.settings = settings
         self.timeout = timeout
         self._on_login: list[Callable[[], Any]] = []
+        self._on_lost: list[Callable[[str], Any]] = []
         self.manager = _Manager(
             host=settings.host,
             port=settings.port,
@@ -110,9 +111,15 @@ class AmiConnection:
         for callback in self._on_login:
             callback()
 
+    def on_lost(self, callback: Callable[[str], Any]) -> None:
+        """``callback(reason)`` runs when the connection drops (panoramisk then reconnects by itself)."""
+        self._on_lost.append(callback)
+
     def _disconnected(self, manager: Manager, exc: Exception | None) -> None:
         if not manager.closed:
             log.warning("AMI connection to %s lost (%s): reconnecting", self.where, exc or "closed")
+            for callback in self._on_lost:
+                callback(str(exc or "closed"))
 
     def on_event(self, pattern: str, callback: Callable[[Manager, Message], Any]) -> None:
         self.manager.register_event(pattern, callback)

@@ -32,9 +32,11 @@ from asterisk_rec.errors import (
     AsteriskRecError,
 )
 from asterisk_rec.export.service import ExportService
+from asterisk_rec.health.service import HealthService
+from asterisk_rec.health.state import Dependencies
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import RetentionService
-from asterisk_rec.web import api, portal
+from asterisk_rec.web import api, health, portal
 from asterisk_rec.web.auth import WebContext, session_account
 from asterisk_rec.web.services import RecordingSettingsService
 
@@ -76,6 +78,7 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
                        max_age=int(timedelta(hours=web.settings.web.session_hours).total_seconds()),
                        same_site="lax", https_only=web.settings.web.secure_cookies)
     app.include_router(api.router)
+    app.include_router(health.router)
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
@@ -116,9 +119,11 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
     return app
 
 
-async def web_context(settings: Settings, db: Database) -> tuple[WebContext, str]:
+async def web_context(settings: Settings, db: Database, dependencies: Dependencies | None = None,
+                      ) -> tuple[WebContext, str]:
     """The services of the portal, the API and the background jobs, and the key that signs sessions and
-    download links."""
+    download links. ``dependencies``: the service's connections, for its readiness (which then includes
+    the archive it writes); None for the portal alone."""
     accounts = AccountStore(db)
     audit = AuditLog(db)
     secret = settings.web.secret_key.reveal() or await accounts.session_secret()
@@ -129,7 +134,8 @@ async def web_context(settings: Settings, db: Database) -> tuple[WebContext, str
                      RecordingSettingsService(DirectoryStore(db), audit), retention, exports,
                      LoginLimiter(settings.web.login_failures_per_account, settings.web.login_failures_per_address,
                                   settings.web.login_window_minutes * 60),
-                     AccountsService(accounts, audit))
+                     AccountsService(accounts, audit),
+                     HealthService(db, dependencies, archive_root if dependencies is not None else None))
     return web, secret
 
 

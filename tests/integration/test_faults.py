@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from asterisk_rec.config import Settings
@@ -22,7 +23,7 @@ from asterisk_rec.lab import Lab, LabSettings
 from asterisk_rec.lab.services import ServiceSpec, service_specs
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
-from tests.integration.conftest import ServiceProcess, SetModes
+from tests.integration.conftest import PORTAL_PORT, ServiceProcess, SetModes
 from tests.integration.phones import finish, talk
 
 pytestmark = pytest.mark.anyio
@@ -101,6 +102,41 @@ async def test_ami_dropped_at_hangup(settings: Settings, service: ServiceProcess
     row = (await records.calls_since(before))[0]
     via = await records.rows("SELECT received_via FROM cdr_records WHERE linked_id = %s", (row["linked_id"],))
     assert [r["received_via"] for r in via] == ["csv"], via
+
+
+async def readiness_until(ready: bool, within: float = 30) -> dict[str, Any]:
+    """``/readyz`` once it says ``ready`` (200) or not (503); fails after ``within`` seconds with its last
+    answer. ``/healthz`` answers meanwhile, whatever is down."""
+    last: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORTAL_PORT}", timeout=5) as client:
+        with anyio.move_on_after(within):
+            while True:
+                answer = await client.get("/readyz")
+                assert answer.status_code in (200, 503), answer.text
+                last = answer.json()
+                assert last["ready"] is (answer.status_code == 200), last
+                alive = await client.get("/healthz")
+                assert alive.status_code == 200 and alive.json() == {"status": "alive"}
+                if last["ready"] is ready:
+                    return last
+                await anyio.sleep(0.2)
+    pytest.fail(f"/readyz never said ready={ready} within {within} s: {last}")
+
+
+async def test_readiness_follows_postgresql(service: ServiceProcess) -> None:
+    """Ready with ARI, AMI, PostgreSQL and the archive all well; PostgreSQL stopped: unready (503) naming
+    it, the others still fine; PostgreSQL back: ready again."""
+    checks = (await readiness_until(True))["checks"]
+    assert {name for name, check in checks.items() if check["ok"]} == {"ari", "ami", "postgresql", "archive"}
+    lab, postgresql = lab_service("postgresql")
+    await anyio.to_thread.run_sync(lab.services.stop, postgresql)
+    try:
+        checks = (await readiness_until(False, within=15))["checks"]
+        assert not checks["postgresql"]["ok"] and checks["postgresql"]["detail"], checks
+        assert checks["ari"]["ok"] and checks["ami"]["ok"] and checks["archive"]["ok"], checks
+    finally:
+        await anyio.to_thread.run_sync(lab.services.start, postgresql)
+    await readiness_until(True, within=30)
 
 
 BURST = 20
@@ -223,8 +259,9 @@ def read_only(path: Path) -> Iterator[None]:
 
 async def test_archive_read_only_30_s(settings: Settings, service: ServiceProcess, set_modes: SetModes,
                                       records: Records, tmp_path: Path) -> None:
-    """The archive is read-only for 30 s around a recorded call: storing fails, is reported and retried,
-    and succeeds once the archive is writable; one row, one recording."""
+    """The archive is read-only for 30 s around a recorded call: the service is unready (the archive
+    not writable), storing fails, is reported and retried, and succeeds once the archive is writable;
+    one row, one recording, ready again."""
     await set_modes(alice="always")
     archive = Path(settings.archive.root)
     await anyio.Path(archive).mkdir(parents=True, exist_ok=True)
@@ -232,24 +269,31 @@ async def test_archive_read_only_30_s(settings: Settings, service: ServiceProces
     failures = service.log.read_text().count("failed (attempt")
     with read_only(archive):
         started = anyio.current_time()
+        checks = (await readiness_until(False, within=10))["checks"]
+        assert checks["archive"] == {"ok": False, "detail": f"{archive} is not writable"}, checks
         await talk(tmp_path, ALICE_DESK, "202", BOB_DESK, call_ms=RECORDED_MS)
         await wait_for_log_count(service, "failed (attempt", failures + 1)
         await anyio.sleep(max(0.0, 30 - (anyio.current_time() - started)))
     await assert_counts(records, before, calls=1, recorded=1)
+    await readiness_until(True, within=10)
 
 
 async def test_asterisk_restarted_between_calls(settings: Settings, service: ServiceProcess, set_modes: SetModes,
                                                 records: Records, tmp_path: Path) -> None:
-    """Asterisk restarts between two recorded calls: the service connects again (ARI and AMI) and both
-    calls have their rows and archived recordings."""
+    """Asterisk restarts between two recorded calls: the service is unready while Asterisk is away (ARI
+    named), connects again (ARI and AMI), is ready again, and both calls have their rows and archived
+    recordings."""
     await set_modes(alice="always")
     lab, asterisk = lab_service("asterisk")
     before = await records.snapshot()
     await talk(tmp_path / "a", ALICE_DESK, "202", BOB_DESK, call_ms=RECORDED_MS)
     running = service.log.read_text().count("asterisk-rec is running")
     await anyio.to_thread.run_sync(lab.services.stop, asterisk)
+    checks = (await readiness_until(False, within=15))["checks"]
+    assert not checks["ari"]["ok"] and checks["postgresql"]["ok"], checks
     await anyio.to_thread.run_sync(lab.services.start, asterisk)
     await wait_for_log_count(service, "asterisk-rec is running", running + 1, within=60)
+    await readiness_until(True, within=15)
     await anyio.sleep(3)  # AMI logs in again within panoramisk's 2 s
     await talk(tmp_path / "b", ALICE_DESK, "202", BOB_DESK, call_ms=RECORDED_MS)
     await assert_counts(records, before, calls=2, recorded=2)
