@@ -210,6 +210,8 @@ class WebSettings:
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_window_minutes: float = 15.0
+    # Asked as a bearer token by /metrics; empty: /metrics is open to whoever reaches the portal's address.
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:

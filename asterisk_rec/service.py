@@ -25,6 +25,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import USED
 from asterisk_rec.callflow.journal import Journal
 from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.callflow.recording import OPEN
 from asterisk_rec.callflow.trace import AriTrace
 from asterisk_rec.callflow.transfer import refer_sub_false_crashes
 from asterisk_rec.calls.ingest import CdrIngest
@@ -35,6 +36,7 @@ from asterisk_rec.directory.cache import DirectoryCache
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import AriCredentialsRejected, AriError, AsteriskRecError
+from asterisk_rec.health.metrics import Readings
 from asterisk_rec.health.state import Dependencies
 from asterisk_rec.jobs.records import JobRecords
 from asterisk_rec.jobs.supervisor import describe, supervised
@@ -132,10 +134,26 @@ async def serve(settings: Settings) -> None:
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
+            web.metrics.watch_service(partial(_readings, app, archiver, ingest), dependencies)
             tasks.start_soon(systemd.keep_watchdog_fed)
             # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
             systemd.notify("READY=1")
             await keep_connected(settings, app, dependencies)
+
+
+def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest) -> Readings:
+    """The counters /metrics reads, as they are now."""
+    archive, cdrs = archiver.counts, ingest.counts
+    full_since = archiver.disk_full_since
+    return Readings(
+        calls_in_progress=len(app.active),
+        recordings_in_progress=sum(1 for flow in app.active.values()
+                                   if flow.recording is not None and flow.recording.state in OPEN),
+        recordings_stored=archive.stored, archive_failed_attempts=archive.failed_attempts,
+        recordings_lost=archive.lost, recordings_unowned=archive.unowned, archive_queue=archiver.pending,
+        archive_disk_full_seconds=0.0 if full_since is None else anyio.current_time() - full_since,
+        cdrs_received=cdrs.received, cdrs_stored=cdrs.stored, cdrs_recovered_from_csv=cdrs.recovered_from_csv,
+        cdrs_unreadable=cdrs.unreadable, cdr_write_failures=cdrs.write_failures)
 
 
 def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:

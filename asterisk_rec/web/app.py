@@ -32,6 +32,7 @@ from asterisk_rec.errors import (
     AsteriskRecError,
 )
 from asterisk_rec.export.service import ExportService
+from asterisk_rec.health.metrics import CountRequests, Metrics
 from asterisk_rec.health.service import HealthService
 from asterisk_rec.health.state import Dependencies
 from asterisk_rec.mail.mailer import Mailer
@@ -77,6 +78,7 @@ def create_app(web: WebContext, secret: str) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="asterisk_rec_session",
                        max_age=int(timedelta(hours=web.settings.web.session_hours).total_seconds()),
                        same_site="lax", https_only=web.settings.web.secure_cookies)
+    app.add_middleware(CountRequests, metrics=web.metrics)
     app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(portal.router)
@@ -135,7 +137,8 @@ async def web_context(settings: Settings, db: Database, dependencies: Dependenci
                      LoginLimiter(settings.web.login_failures_per_account, settings.web.login_failures_per_address,
                                   settings.web.login_window_minutes * 60),
                      AccountsService(accounts, audit),
-                     HealthService(db, dependencies, archive_root if dependencies is not None else None))
+                     HealthService(db, dependencies, archive_root if dependencies is not None else None),
+                     Metrics())
     return web, secret
 
 

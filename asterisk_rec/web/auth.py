@@ -18,6 +18,7 @@ from asterisk_rec.accounts.store import Account, AccountStore
 from asterisk_rec.calls.service import CallsService
 from asterisk_rec.config import Settings
 from asterisk_rec.errors import Forbidden, NotFound, Unauthenticated
+from asterisk_rec.health.metrics import Metrics
 from asterisk_rec.health.service import HealthService
 from asterisk_rec.web.services import RecordingSettingsService
 
@@ -50,6 +51,7 @@ class WebContext:
     login_limits: LoginLimiter
     account_admin: AccountsService
     health: HealthService
+    metrics: Metrics
 
 
 def context(request: Request) -> WebContext:

@@ -1,0 +1,116 @@
+"""The service's metrics for Prometheus (``prometheus_client``). What the parts count already (the
+archive's and the CDR ingest's counters, the calls in progress, the connections) is read when scraped,
+so a call's path carries nothing more; HTTP requests are counted as they are answered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from asterisk_rec.health.state import Dependencies
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The service's counters at one moment (made by the service from its parts)."""
+
+    calls_in_progress: int = 0
+    recordings_in_progress: int = 0
+    recordings_stored: int = 0
+    archive_failed_attempts: int = 0
+    recordings_lost: int = 0
+    recordings_unowned: int = 0
+    archive_queue: int = 0
+    # Seconds the archive's disk has been full (0: it is not).
+    archive_disk_full_seconds: float = 0.0
+    cdrs_received: int = 0
+    cdrs_stored: int = 0
+    cdrs_recovered_from_csv: int = 0
+    cdrs_unreadable: int = 0
+    cdr_write_failures: int = 0
+
+
+_GAUGES = (
+    ("calls_in_progress", "Calls the app is conducting now."),
+    ("recordings_in_progress", "Recordings running or paused now."),
+    ("archive_queue", "Finished recordings waiting to be archived (Asterisk's spool is the queue)."),
+    ("archive_disk_full_seconds", "How long the archive's disk has been full (0: it is not)."),
+)
+_COUNTERS = (
+    ("recordings_stored", "Recordings stored in the archive."),
+    ("archive_failed_attempts", "Attempts to archive a recording that failed (each is retried)."),
+    ("recordings_lost", "Recordings started that are neither in Asterisk nor in the archive."),
+    ("recordings_unowned", "Recordings left in the spool whose organisation does not exist."),
+    ("cdrs_received", "CDRs received over AMI."),
+    ("cdrs_stored", "CDRs stored in PostgreSQL."),
+    ("cdrs_recovered_from_csv", "CDRs recovered from Asterisk's CDR file (missed over AMI)."),
+    ("cdrs_unreadable", "CDRs that could not be read."),
+    ("cdr_write_failures", "Batches of CDRs PostgreSQL did not take (retried)."),
+)
+
+
+class ServiceCollector(Collector):
+    def __init__(self, readings: Callable[[], Readings], dependencies: Dependencies | None) -> None:
+        self.readings = readings
+        self.dependencies = dependencies
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.readings()
+        for name, help_text in _GAUGES:
+            yield GaugeMetricFamily(f"asterisk_rec_{name}", help_text, value=getattr(now, name))
+        for name, help_text in _COUNTERS:
+            yield CounterMetricFamily(f"asterisk_rec_{name}", help_text, value=getattr(now, name))
+        if self.dependencies is not None:
+            up = GaugeMetricFamily("asterisk_rec_dependency_up", "1 while the connection is up.",
+                                   labels=["dependency"])
+            for dependency in self.dependencies.all():
+                up.add_metric([dependency.name], 1.0 if dependency.up else 0.0)
+            yield up
+
+
+class CountRequests:
+    """ASGI middleware: each answered request counted by its route's template (``/api/v1/calls/{call_id}``,
+    "unmatched" for none: a scan of made-up paths must not make a series each), method and status."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.metrics.http_requests.labels(route, method, str(status)).inc()
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class Metrics:
+    """One registry a process (not the library's global one: tests start several apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter("asterisk_rec_http_requests", "HTTP requests answered, by route and status.",
+                                     ["route", "method", "status"], registry=self.registry)
+
+    def watch_service(self, readings: Callable[[], Readings], dependencies: Dependencies | None) -> None:
+        self.registry.register(ServiceCollector(readings, dependencies))

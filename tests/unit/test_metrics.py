@@ -1,0 +1,62 @@
+"""The metrics as Prometheus reads them (pure: a registry of the process's own, an ASGI app in memory)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import generate_latest
+
+from asterisk_rec.health.metrics import CountRequests, Metrics, Readings
+from asterisk_rec.health.state import Dependencies
+
+
+def test_the_services_counters_are_read_when_scraped() -> None:
+    """Each scrape reads the counters as they are then; connections as 1 (up) or 0 (down)."""
+    metrics = Metrics()
+    now = [Readings(calls_in_progress=3, recordings_stored=7, archive_queue=2)]
+    dependencies = Dependencies()
+    dependencies.expect("ari")
+    dependencies.up("ami")
+    metrics.watch_service(lambda: now[0], dependencies)
+    text = generate_latest(metrics.registry).decode()
+    assert "asterisk_rec_calls_in_progress 3.0" in text and "asterisk_rec_recordings_stored_total 7.0" in text
+    assert "asterisk_rec_archive_queue 2.0" in text
+    assert 'asterisk_rec_dependency_up{dependency="ari"} 0.0' in text
+    assert 'asterisk_rec_dependency_up{dependency="ami"} 1.0' in text
+    now[0] = Readings(recordings_stored=8)
+    dependencies.up("ari")
+    text = generate_latest(metrics.registry).decode()
+    assert "asterisk_rec_recordings_stored_total 8.0" in text and "asterisk_rec_calls_in_progress 0.0" in text
+    assert 'asterisk_rec_dependency_up{dependency="ari"} 1.0' in text
+
+
+@pytest.mark.anyio
+async def test_requests_are_counted_by_route_template_not_by_path() -> None:
+    """Two calls' pages are one series (the route's template); made-up paths, whatever their characters,
+    all count as "unmatched"; a handler that fails counts as 500; odd methods as "other"."""
+    metrics = Metrics()
+    app = FastAPI()
+    app.add_middleware(CountRequests, metrics=metrics)
+
+    @app.get("/calls/{call_id}")
+    async def call(call_id: int) -> dict[str, int]:
+        return {"id": call_id}
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("fault")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/calls/1")).status_code == 200
+        assert (await client.get("/calls/2")).status_code == 200
+        for path in ("/nope", "/\u65e5\u672c", "/%F0%9F%93%9E", "/calls/1/x"):
+            assert (await client.get(path)).status_code == 404
+        assert (await client.get("/broken")).status_code == 500
+        await client.request("BREW", "/calls/1")
+    counted = {tuple(sample.labels.values()): sample.value
+               for metric in metrics.registry.collect() if metric.name == "asterisk_rec_http_requests"
+               for sample in metric.samples if sample.name.endswith("_total")}
+    assert counted == {("/calls/{call_id}", "GET", "200"): 2, ("unmatched", "GET", "404"): 4,
+                       ("/broken", "GET", "500"): 1, ("/calls/{call_id}", "other", "405"): 1}
