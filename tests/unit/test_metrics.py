@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -60,3 +64,24 @@ async def test_requests_are_counted_by_route_template_not_by_path() -> None:
                for sample in metric.samples if sample.name.endswith("_total")}
     assert counted == {("/calls/{call_id}", "GET", "200"): 2, ("unmatched", "GET", "404"): 4,
                        ("/broken", "GET", "500"): 1, ("/calls/{call_id}", "other", "405"): 1}
+
+
+DASHBOARD = Path(__file__).parents[2] / "asterisk_rec" / "health" / "grafana-dashboard.json"
+
+
+def test_the_dashboard_graphs_only_metrics_the_service_exposes() -> None:
+    """Every metric the Grafana dashboard's queries name is one /metrics serves (a renamed metric would
+    leave an empty panel), and every series the service serves is on the dashboard."""
+    metrics = Metrics()
+    dependencies = Dependencies()
+    dependencies.up("ari")
+    metrics.watch_service(Readings, dependencies)
+    metrics.http_requests.labels("/metrics", "GET", "200").inc()
+    served = {line.split("{")[0].split(" ")[0] for line in generate_latest(metrics.registry).decode().splitlines()
+              if line and not line.startswith("#")}
+    served = {name for name in served if not name.endswith("_created")}
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = {name for query in queries for name in re.findall(r"\b(asterisk_rec_[a-z_]+)\b", query)}
+    assert named <= served, named - served
+    assert served <= named, served - named
