@@ -135,8 +135,12 @@ async def test_readiness_follows_postgresql(service: ServiceProcess) -> None:
         assert not checks["postgresql"]["ok"] and checks["postgresql"]["detail"], checks
         assert checks["ari"]["ok"] and checks["ami"]["ok"] and checks["archive"]["ok"], checks
     finally:
+        offset = service.log_size()
         await anyio.to_thread.run_sync(lab.services.start, postgresql)
     await readiness_until(True, within=30)
+    # The directory job comes back after its supervisor's delay: until then a change made now would
+    # not be seen (the next test changes who is recorded).
+    service.wait_for_log("directory loaded", within=60, after=offset)
 
 
 BURST = 20
