@@ -5,7 +5,7 @@ so a call's path carries nothing more; HTTP requests are counted as they are ans
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -15,43 +15,32 @@ from prometheus_client.registry import Collector
 from asterisk_rec.health.state import Dependencies
 
 
+def _gauge(help_text: str) -> Any:
+    return field(default=0, metadata={"kind": "gauge", "help": help_text})
+
+
+def _counter(help_text: str) -> Any:
+    return field(default=0, metadata={"kind": "counter", "help": help_text})
+
+
 @dataclass(frozen=True)
 class Readings:
-    """The service's counters at one moment (made by the service from its parts)."""
+    """The service's counters at one moment (made by the service from its parts); each field is served
+    as ``asterisk_rec_<field>``, a gauge or a counter with its help text."""
 
-    calls_in_progress: int = 0
-    recordings_in_progress: int = 0
-    recordings_stored: int = 0
-    archive_failed_attempts: int = 0
-    recordings_lost: int = 0
-    recordings_unowned: int = 0
-    archive_queue: int = 0
-    # Seconds the archive's disk has been full (0: it is not).
-    archive_disk_full_seconds: float = 0.0
-    cdrs_received: int = 0
-    cdrs_stored: int = 0
-    cdrs_recovered_from_csv: int = 0
-    cdrs_unreadable: int = 0
-    cdr_write_failures: int = 0
-
-
-_GAUGES = (
-    ("calls_in_progress", "Calls the app is conducting now."),
-    ("recordings_in_progress", "Recordings running or paused now."),
-    ("archive_queue", "Finished recordings waiting to be archived (Asterisk's spool is the queue)."),
-    ("archive_disk_full_seconds", "How long the archive's disk has been full (0: it is not)."),
-)
-_COUNTERS = (
-    ("recordings_stored", "Recordings stored in the archive."),
-    ("archive_failed_attempts", "Attempts to archive a recording that failed (each is retried)."),
-    ("recordings_lost", "Recordings started that are neither in Asterisk nor in the archive."),
-    ("recordings_unowned", "Recordings left in the spool whose organisation does not exist."),
-    ("cdrs_received", "CDRs received over AMI."),
-    ("cdrs_stored", "CDRs stored in PostgreSQL."),
-    ("cdrs_recovered_from_csv", "CDRs recovered from Asterisk's CDR file (missed over AMI)."),
-    ("cdrs_unreadable", "CDRs that could not be read."),
-    ("cdr_write_failures", "Batches of CDRs PostgreSQL did not take (retried)."),
-)
+    calls_in_progress: int = _gauge("Calls the app is conducting now.")
+    recordings_in_progress: int = _gauge("Recordings running or paused now.")
+    archive_queue: int = _gauge("Finished recordings waiting to be archived (Asterisk's spool is the queue).")
+    archive_disk_full_seconds: float = _gauge("How long the archive's disk has been full (0: it is not).")
+    recordings_stored: int = _counter("Recordings stored in the archive.")
+    archive_failed_attempts: int = _counter("Attempts to archive a recording that failed (each is retried).")
+    recordings_lost: int = _counter("Recordings started that are neither in Asterisk nor in the archive.")
+    recordings_unowned: int = _counter("Recordings left in the spool whose organisation does not exist.")
+    cdrs_received: int = _counter("CDRs received over AMI.")
+    cdrs_stored: int = _counter("CDRs stored in PostgreSQL.")
+    cdrs_recovered_from_csv: int = _counter("CDRs recovered from Asterisk's CDR file (missed over AMI).")
+    cdrs_unreadable: int = _counter("CDRs that could not be read.")
+    cdr_write_failures: int = _counter("Batches of CDRs PostgreSQL did not take (retried).")
 
 
 class ServiceCollector(Collector):
@@ -61,10 +50,9 @@ class ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = self.readings()
-        for name, help_text in _GAUGES:
-            yield GaugeMetricFamily(f"asterisk_rec_{name}", help_text, value=getattr(now, name))
-        for name, help_text in _COUNTERS:
-            yield CounterMetricFamily(f"asterisk_rec_{name}", help_text, value=getattr(now, name))
+        for reading in fields(now):
+            family = GaugeMetricFamily if reading.metadata["kind"] == "gauge" else CounterMetricFamily
+            yield family(f"asterisk_rec_{reading.name}", reading.metadata["help"], value=getattr(now, reading.name))
         if self.dependencies is not None:
             up = GaugeMetricFamily("asterisk_rec_dependency_up", "1 while the connection is up.",
                                    labels=["dependency"])
