@@ -13,6 +13,7 @@ from typing import Any
 
 from asterisk_rec import __version__
 from asterisk_rec.archive import cli as archive_cli
+from asterisk_rec.completeness import cli as completeness_cli
 from asterisk_rec.config import Settings, load_settings
 from asterisk_rec.directory import cli as directory_cli
 from asterisk_rec.errors import AsteriskRecError
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_cli.add_commands(commands)
     web_cli.add_commands(commands)
     retention_cli.add_commands(commands)
+    completeness_cli.add_commands(commands)
     return parser
 
 
@@ -123,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "verify":
             lines, status = _run_async(archive_cli.run_verify(settings, args))
+            print("\n".join(lines))
+            return int(status)
+        if args.command == completeness_cli.COMMAND:
+            lines, status = _run_async(completeness_cli.run(settings, args))
             print("\n".join(lines))
             return int(status)
         if args.command in retention_cli.COMMANDS:

@@ -291,6 +291,23 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
+class CompletenessSettings:
+    # A stored file may be this much shorter than the talk it had to hold (the recording starts a few
+    # milliseconds after the parties meet and stops as the first of them hangs up).
+    tolerance_seconds: float = 2.0
+    # How long a finished call's file may take to reach the archive before it is an exception.
+    store_within_seconds: float = 600.0
+    # How often the service judges the calls that ended (0: never; the report still judges on demand).
+    check_every_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("tolerance_seconds", "store_within_seconds", "check_every_seconds"):
+            value = getattr(self, name)
+            if not 0 <= value <= 86400 * 7:
+                raise ConfigError(f"completeness.{name} {value}: between 0 and 604800")
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -303,6 +320,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    completeness: CompletenessSettings = field(default_factory=CompletenessSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}

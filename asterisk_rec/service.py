@@ -29,7 +29,13 @@ from asterisk_rec.callflow.recording import OPEN
 from asterisk_rec.callflow.trace import AriTrace
 from asterisk_rec.callflow.transfer import refer_sub_false_crashes
 from asterisk_rec.calls.ingest import CdrIngest
+from asterisk_rec.calls.records import CdrRecord
 from asterisk_rec.calls.store import CallStore
+from asterisk_rec.completeness.judge import ContinuousCheck
+from asterisk_rec.completeness.model import Reason
+from asterisk_rec.completeness.service import rules_of
+from asterisk_rec.completeness.store import AppDownCall, CompletenessStore
+from asterisk_rec.completeness.unrecorded import AppDownCount, app_down_call
 from asterisk_rec.config import RetentionSettings, Settings
 from asterisk_rec.directory import dialplan
 from asterisk_rec.directory.cache import DirectoryCache
@@ -69,9 +75,9 @@ async def serve(settings: Settings) -> None:
         db = await stack.enter_async_context(Database(settings.database, timeout))
         async with db.pool.connection() as connection:
             await migrate(connection)
-        # Only CDRs: on a call Asterisk raises dozens of other events (every variable set, every state
-        # change) that panoramisk would parse only for the service to drop.
-        ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout, events="cdr"))
+        # Only CDRs and UserEvents (the dialplan's AsteriskRecAppDown): on a call Asterisk raises dozens of
+        # other events (every variable set, every state change) that panoramisk would parse only to drop.
+        ami = await stack.enter_async_context(AmiConnection(settings.ami, timeout, events="cdr,user"))
         # What /readyz reports: the connections as they go (PostgreSQL and the archive are checked there).
         dependencies = Dependencies()
         dependencies.expect("ari")
@@ -81,10 +87,17 @@ async def serve(settings: Settings) -> None:
         rest = await stack.enter_async_context(AriRest(settings.ari, timeout))
         directory = DirectoryStore(db)
         # Calls are attributed from memory, and written down locally first: PostgreSQL is not in their path.
-        directory_cache = DirectoryCache(db, settings.service.directory_refresh_seconds)
+        directory_cache = DirectoryCache(db, settings.service.directory_refresh_seconds, dependencies)
+        dependencies.expect("directory")
         await directory_cache.load()
         journal = stack.enter_context(contextlib.closing(Journal(Path(settings.service.journal)).open()))
-        calls = CallStore(db, settings.calls.trunk_plan.endpoints)
+        calls = CallStore(db, settings.calls.trunk_plan.endpoints,
+                          attribute_unrecorded=partial(_unrecorded_call, directory_cache))
+        app_down = AppDownCount()
+        ami.on_event("UserEvent", app_down.on_user_event)
+        completeness_store = CompletenessStore(db)
+        completeness = ContinuousCheck(completeness_store, rules_of(settings.completeness),
+                                       settings.completeness.check_every_seconds)
         ingest = CdrIngest(calls, settings.cdr)
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)
@@ -124,6 +137,7 @@ async def serve(settings: Settings) -> None:
             background("cdr-ingest", ingest.run)
             background("archive", archiver.run)
             background("counters", partial(report, ingest, archiver))
+            background("completeness", completeness.run)
             web, secret = await web_context(settings, db, dependencies)
             if settings.web.enabled:
                 background("portal", partial(run_web, web, secret))
@@ -134,14 +148,22 @@ async def serve(settings: Settings) -> None:
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
-            web.metrics.watch_service(partial(_readings, app, archiver, ingest), dependencies)
+            web.metrics.watch_service(partial(_readings, app, archiver, ingest, app_down, completeness), dependencies)
             tasks.start_soon(systemd.keep_watchdog_fed)
             # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
             systemd.notify("READY=1")
             await keep_connected(settings, app, dependencies)
 
 
-def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest) -> Readings:
+def _unrecorded_call(directory: DirectoryCache, record: CdrRecord) -> AppDownCall | None:
+    """A CDR the dialplan marked: the call it connected (or refused) without the app."""
+    return app_down_call(record.unrecorded or "", linked_id=record.linked_id, caller=record.source,
+                         number=record.destination, channel=record.channel, at=record.started_at,
+                         directory=directory)
+
+
+def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest, app_down: AppDownCount,
+              completeness: ContinuousCheck) -> Readings:
     """The counters /metrics reads, as they are now."""
     archive, cdrs = archiver.counts, ingest.counts
     full_since = archiver.disk_full_since
@@ -153,7 +175,9 @@ def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest) -> Readings
         recordings_lost=archive.lost, recordings_unowned=archive.unowned, archive_queue=archiver.pending,
         archive_disk_full_seconds=0.0 if full_since is None else anyio.current_time() - full_since,
         cdrs_received=cdrs.received, cdrs_stored=cdrs.stored, cdrs_recovered_from_csv=cdrs.recovered_from_csv,
-        cdrs_unreadable=cdrs.unreadable, cdr_write_failures=cdrs.write_failures)
+        cdrs_unreadable=cdrs.unreadable, cdr_write_failures=cdrs.write_failures,
+        app_down_calls=app_down.calls,
+        completeness_exceptions={reason.value: completeness.found[reason] for reason in Reason})
 
 
 def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:

@@ -204,12 +204,13 @@ enabled = yes
 linkedid => LinkedID
 sequence => Sequence
 asterisk_rec_call => AsteriskRecCall
+asterisk_rec_unrecorded => AsteriskRecUnrecorded
 EOF
     # The same fields as the AMI Cdr events, to a file: asterisk-rec recovers from it the CDRs that went
     # out while no AMI client listened (asterisk_rec/cdr/records.py reads it).
     put /etc/asterisk/cdr_custom.conf <<'EOF'
 [mappings]
-asterisk-rec.csv => ${CSV_QUOTE(${CDR(accountcode)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(dcontext)})},${CSV_QUOTE(${CDR(clid)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(lastapp)})},${CSV_QUOTE(${CDR(lastdata)})},${CSV_QUOTE(${CDR(start)})},${CSV_QUOTE(${CDR(answer)})},${CSV_QUOTE(${CDR(end)})},${CSV_QUOTE(${CDR(duration)})},${CSV_QUOTE(${CDR(billsec)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(sequence)})},${CSV_QUOTE(${CDR(asterisk_rec_call)})}
+asterisk-rec.csv => ${CSV_QUOTE(${CDR(accountcode)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(dcontext)})},${CSV_QUOTE(${CDR(clid)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(lastapp)})},${CSV_QUOTE(${CDR(lastdata)})},${CSV_QUOTE(${CDR(start)})},${CSV_QUOTE(${CDR(answer)})},${CSV_QUOTE(${CDR(end)})},${CSV_QUOTE(${CDR(duration)})},${CSV_QUOTE(${CDR(billsec)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(sequence)})},${CSV_QUOTE(${CDR(asterisk_rec_call)})},${CSV_QUOTE(${CDR(asterisk_rec_unrecorded)})}
 EOF
     put /etc/asterisk/pjsip.conf <<EOF
 ; SIP for the box's phones and trunk.

@@ -17,6 +17,8 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.archive.store import ArchivedFile
+from asterisk_rec.completeness import wire
+from asterisk_rec.completeness.model import Coverage, Part
 from asterisk_rec.directory.models import ArchiveFormat
 from asterisk_rec.errors import Conflict
 from asterisk_rec.recording.naming import RecordingName
@@ -33,8 +35,12 @@ class StoredRecording:
     format: str
 
 
-def _parts(parts: list[list[datetime | None]]) -> str:
-    return json.dumps([[p.isoformat() if p else None for p in part] for part in parts])
+def _parts(parts: list[Part]) -> str:
+    return json.dumps(wire.parts_out(parts))
+
+
+def _excused(coverage: Coverage) -> str:
+    return json.dumps(wire.excused_out(coverage.excused))
 
 
 Connection = psycopg.AsyncConnection[Any]
@@ -68,25 +74,33 @@ class RecordingStore:
                 (call_id, name, organisation_id, started_at, sorted({organisation_id, *owners})))
 
     async def recording_ended(self, name: str, *, notice_finished_at: datetime | None, joined_at: datetime | None,
-                              parts: list[list[datetime | None]], discarded: bool,
-                              conn: Connection | None = None) -> None:
+                              covered: Coverage, required_until: datetime | None, discarded: bool,
+                              failed: bool = False, conn: Connection | None = None) -> None:
+        """``failed``: Asterisk never recorded it (it is then not discarded but failed: the completeness
+        check reports it); a stored one stays stored."""
         async with self._connection(conn) as conn:
             await conn.execute(
                 "UPDATE recordings SET notice_finished_at = %s, joined_at = %s, parts = %s,"
-                " state = CASE WHEN %s THEN 'discarded' ELSE state END WHERE name = %s",
-                (notice_finished_at, joined_at, _parts(parts), discarded, name))
+                " required_since = %s, required_until = %s, excused = %s,"
+                " state = CASE WHEN state = 'recording' AND %s THEN 'failed'"
+                " WHEN state = 'recording' AND %s THEN 'discarded' ELSE state END WHERE name = %s",
+                (notice_finished_at, joined_at, _parts(covered.parts), covered.required_since, required_until,
+                 _excused(covered), failed, discarded, name))
 
-    async def parts_changed(self, name: str, parts: list[list[datetime | None]],
-                            conn: Connection | None = None) -> None:
+    async def parts_changed(self, name: str, covered: Coverage, conn: Connection | None = None) -> None:
         """The recorded parts so far, kept as they change: a restarted service finds them again."""
         async with self._connection(conn) as conn:
-            await conn.execute("UPDATE recordings SET parts = %s WHERE name = %s", (_parts(parts), name))
+            await conn.execute("UPDATE recordings SET parts = %s, required_since = %s, excused = %s WHERE name = %s",
+                               (_parts(covered.parts), covered.required_since, _excused(covered), name))
 
-    async def parts_of(self, name: str) -> list[list[datetime | None]]:
+    async def covered(self, name: str) -> Coverage:
         async with self.db.pool.connection() as conn:
-            cursor = await conn.execute("SELECT parts FROM recordings WHERE name = %s", (name,))
+            cursor = await conn.execute("SELECT parts, required_since, excused FROM recordings WHERE name = %s",
+                                        (name,))
             row = await cursor.fetchone()
-        return [[datetime.fromisoformat(p) if p else None for p in part] for part in (row[0] if row else [])]
+        if row is None:
+            return Coverage([])
+        return Coverage(wire.parts_in(row[0]), row[1], wire.excused_in(row[2]))
 
     async def archive_format(self, organisation_id: int) -> ArchiveFormat | None:
         """The organisation's archive format; None if it does not exist (any more)."""

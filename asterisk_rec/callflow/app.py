@@ -174,7 +174,7 @@ class StasisApp:
             return None
         paused = bool(await self.control.get_variable(caller, PAUSED_VARIABLE))
         return Recording.adopted(name, parsed.organisation_id, call_id, paused_by_user=paused,
-                                 parts=await self.ledger.parts_of(name))
+                                 covered=await self.ledger.covered(name))
 
     async def _plan_again(self, call_id: str, caller: Event | None) -> tuple[CallPlan, Parties | None]:
         """An adopted call's parties and their policy, from what the caller's channel was sent to the app

@@ -382,7 +382,7 @@ class CallFlow:
         the same file goes on."""
         self.record.recording = recording
         self.claim("recording", recording.name)
-        recording.start()
+        recording.start(self.clock())
         if not append:
             await self.ledger.recording_starting(recording.name, recording.call_id, recording.organisation_id,
                                                  self.owners, self.clock())

@@ -6,8 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from asterisk_rec.callflow.call import CallRecord
+from asterisk_rec.callflow.recording import Recording, RecordingState
 from asterisk_rec.callflow.transfer import TransferOutcome, TransferStep
 from asterisk_rec.calls.summary import AppCall, CallTransfer, Direction
+from asterisk_rec.completeness import wire
+from asterisk_rec.completeness.model import Coverage
 from asterisk_rec.policy import DialStatus
 
 CALL_STARTED = "call_started"
@@ -16,20 +19,19 @@ PARTS = "parts"
 CALL_ENDED = "call_ended"
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+_time, _parse = wire.time_out, wire.time_in
+parts_out, parts_in = wire.parts_out, wire.parts_in
 
 
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+def parts_entry(recording: Recording) -> dict[str, Any]:
+    return {"name": recording.name, "parts": parts_out(recording.parts),
+            "required_since": _time(recording.required_since), "excused": wire.excused_out(recording.excused)}
 
 
-def parts_out(parts: list[list[datetime | None]]) -> list[list[str | None]]:
-    return [[_time(p) for p in part] for part in parts]
-
-
-def parts_in(parts: list[list[str | None]]) -> list[list[datetime | None]]:
-    return [[_parse(p) for p in part] for part in parts]
+def covered(payload: dict[str, Any]) -> Coverage:
+    """A PARTS entry's recording so far (entries written before the completeness check: its parts only)."""
+    return Coverage(parts_in(payload["parts"]), _parse(payload.get("required_since")),
+                 wire.excused_in(payload.get("excused", [])))
 
 
 def call_started(call: AppCall) -> dict[str, Any]:
@@ -63,6 +65,10 @@ def call_ended(record: CallRecord) -> dict[str, Any]:
             "joined_at": _time(record.joined_at), "ended_at": _time(record.ended_at),
             "outcome": record.outcome.value if record.outcome else None,
             "parts": parts_out(recording.parts if recording else []),
+            "failed": recording is not None and recording.state is RecordingState.FAILED,
+            "required_since": _time(recording.required_since if recording else None),
+            "required_until": _time(recording.required_until if recording else None),
+            "excused": wire.excused_out(recording.excused if recording else []),
             "transfers": [transfer_out(step) for step in record.transfers]}
 
 
@@ -90,4 +96,5 @@ def outcome(payload: dict[str, Any]) -> DialStatus | None:
 
 
 def time_of(payload: dict[str, Any], key: str) -> datetime | None:
-    return _parse(payload[key])
+    """None also when the entry has no such key (written by an earlier version)."""
+    return _parse(payload.get(key))

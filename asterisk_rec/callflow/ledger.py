@@ -20,6 +20,7 @@ from asterisk_rec.callflow.journal import Entry, Journal, JournalError, Pending
 from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.calls.store import CallStore, CallWrites
 from asterisk_rec.calls.summary import AppCall
+from asterisk_rec.completeness.model import Coverage
 from asterisk_rec.jobs.supervisor import describe
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,7 @@ class CallLedger:
     def parts_changed(self, recording: Recording) -> None:
         """Keeps the recorded parts on the row as they change (a restarted service takes them up again);
         queued now, so they stay in order with the call's end."""
-        self._in_background(self.journal.add(entries.PARTS, {"name": recording.name,
-                                                             "parts": entries.parts_out(recording.parts)}))
+        self._in_background(self.journal.add(entries.PARTS, entries.parts_entry(recording)))
 
     def call_ended(self, record: CallRecord) -> None:
         self._in_background(self.journal.add(entries.CALL_ENDED, entries.call_ended(record)))
@@ -78,17 +78,18 @@ class CallLedger:
         except JournalError as err:
             log.error("cannot write down %s: %s", pending.kind, err)
 
-    async def parts_of(self, name: str) -> list[list[datetime | None]]:
-        """The parts recorded so far (after a restart): the newest the journal still holds for PostgreSQL,
-        else those on the recording's row; none if neither can be read."""
+    async def covered(self, name: str) -> Coverage:
+        """The parts recorded so far (after a restart), with what they were required to cover: the newest
+        the journal still holds for PostgreSQL, else those on the recording's row; none if neither can be
+        read."""
         try:
             waiting = await self.journal.latest(entries.PARTS, name)
             if waiting is not None:
-                return entries.parts_in(waiting.payload["parts"])
-            return await self.recordings.parts_of(name)
+                return entries.covered(waiting.payload)
+            return await self.recordings.covered(name)
         except Exception as err:
             log.warning("recording %s: cannot read its parts so far (%s)", name, err)
-            return []
+            return Coverage([])
 
     def hold(self, name: str) -> None:
         self.archiver.hold(name)
@@ -165,13 +166,15 @@ class CallLedger:
             await self.recordings.recording_started(payload["name"], payload["call_id"], payload["organisation_id"],
                                                     tuple(payload["owners"]), started_at, writes.conn)
         elif entry.kind == entries.PARTS:
-            await self.recordings.parts_changed(payload["name"], entries.parts_in(payload["parts"]), writes.conn)
+            await self.recordings.parts_changed(payload["name"], entries.covered(payload), writes.conn)
         elif entry.kind == entries.CALL_ENDED:
             if payload["recording"] is not None:
                 await self.recordings.recording_ended(
                     payload["recording"], notice_finished_at=entries.time_of(payload, "notice_finished_at"),
-                    joined_at=entries.time_of(payload, "joined_at"), parts=entries.parts_in(payload["parts"]),
-                    discarded=payload["discarded"], conn=writes.conn)
+                    joined_at=entries.time_of(payload, "joined_at"), discarded=payload["discarded"],
+                    failed=payload.get("failed", False),
+                    covered=entries.covered(payload), required_until=entries.time_of(payload, "required_until"),
+                    conn=writes.conn)
             ended_at = entries.time_of(payload, "ended_at")
             assert ended_at is not None
             await writes.app_call_ended(payload["call_id"], answered_at=entries.time_of(payload, "joined_at"),

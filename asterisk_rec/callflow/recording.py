@@ -9,15 +9,19 @@ state it is in (pure: the call flow gives Asterisk the commands the transitions 
                                                                  to from a new snoop once the parties meet)
     MOVING --settle--> CLOSED   (nobody recorded talks after the transfer)
 
-The user's pause outranks hold: a recording the user paused stays paused through hold and unhold."""
+The user's pause outranks hold: a recording the user paused stays paused through hold and unhold.
+
+Beside its parts it keeps what the completeness check judges it by: since when it was required (the app
+first asked for it), until when (the talk ended, or a transfer left nobody recorded talking), and the
+stretches in between it left out on purpose (hold, the user's pause, a transfer's ringing)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
-Part = list[datetime | None]
+from asterisk_rec.completeness.model import Coverage, Excuse, Excused, Part
 
 
 class RecordingState(Enum):
@@ -39,6 +43,9 @@ class RecordingState(Enum):
 OPEN = frozenset({RecordingState.RUNNING, RecordingState.PAUSED_BY_HOLD, RecordingState.PAUSED_BY_USER})
 
 
+_EXCUSES = {RecordingState.PAUSED_BY_HOLD: Excuse.HOLD, RecordingState.PAUSED_BY_USER: Excuse.PAUSED}
+
+
 class Change(Enum):
     """What Asterisk must do for a transition."""
 
@@ -56,13 +63,21 @@ class Recording:
     parts: list[Part] = field(default_factory=list)
     # The state it had when a transfer suspended it (a user's pause carries over).
     suspended_from: RecordingState | None = None
+    required_since: datetime | None = None
+    required_until: datetime | None = None
+    excused: list[Excused] = field(default_factory=list)
 
     @classmethod
     def adopted(cls, name: str, organisation_id: int, call_id: str, *, paused_by_user: bool,
-                parts: list[Part]) -> Recording:
+                covered: Coverage) -> Recording:
         """One running in Asterisk when a restarted service took its call over."""
         state = RecordingState.PAUSED_BY_USER if paused_by_user else RecordingState.RUNNING
-        return cls(name, organisation_id, call_id, state, parts)
+        return cls(name, organisation_id, call_id, state, covered.parts, required_since=covered.required_since,
+                   excused=list(covered.excused))
+
+    @property
+    def covered(self) -> Coverage:
+        return Coverage(self.parts, self.required_since, tuple(self.excused))
 
     @property
     def is_open(self) -> bool:
@@ -79,8 +94,10 @@ class Recording:
         """Whether Asterisk was asked to record it (so there may be a file, and the ledger knows it)."""
         return self.state is not RecordingState.PLANNED
 
-    def start(self) -> None:
+    def start(self, at: datetime) -> None:
         """Asterisk is asked to record: the first time, or (after a transfer) to append to the file."""
+        if self.required_since is None:
+            self.required_since = at
         if self.state is RecordingState.PLANNED or self.state is RecordingState.MOVING or \
                 (self.state is RecordingState.CLOSED and self.parts):
             self.state = RecordingState.STARTING
@@ -90,6 +107,7 @@ class Recording:
         if self.state is RecordingState.STARTING:
             self.state = RecordingState.RUNNING
             self.parts.append([at, None])
+            self._excuse_ends(at)
 
     def failed(self) -> None:
         """It never ran (Asterisk refused it, or did not confirm it in time); a file recorded before a
@@ -103,6 +121,8 @@ class Recording:
             return False
         self.suspended_from = self.state
         self._end_part(at)
+        self._excuse_ends(at)
+        self._excuse(Excuse.TRANSFER, at)
         self.state = RecordingState.MOVING
         return True
 
@@ -110,6 +130,8 @@ class Recording:
         """Nobody recorded talks after the transfer: the file stays as it is."""
         if self.state is RecordingState.MOVING:
             self._end_part(at)
+            self._excuse_ends(at)
+            self.required_until = at
             self.state = RecordingState.CLOSED
 
     def hold_changed(self, held: bool, at: datetime) -> Change | None:
@@ -131,6 +153,9 @@ class Recording:
 
     def close(self, at: datetime) -> bool:
         """The call ends: returns whether Asterisk must be told to stop it."""
+        if self.required_until is None and self.required_since is not None:
+            self.required_until = at
+        self._excuse_ends(at)
         if not self.is_open:
             return False
         self._end_part(at)
@@ -142,6 +167,8 @@ class Recording:
         moves it, that is the part before."""
         if self.is_open or self.state is RecordingState.CLOSING:
             self._end_part(at)
+            # Ended by Asterisk mid-call (its snoop gone): what follows is not excused.
+            self._excuse_ends(at)
             self.state = RecordingState.CLOSED
 
     def discard(self) -> None:
@@ -150,6 +177,9 @@ class Recording:
 
     def _move(self, to: RecordingState, at: datetime) -> Change | None:
         was_running = self.state is RecordingState.RUNNING
+        self._excuse_ends(at)
+        if to in _EXCUSES:
+            self._excuse(_EXCUSES[to], at)
         self.state = to
         if was_running and to is not RecordingState.RUNNING:
             self._end_part(at)
@@ -158,6 +188,13 @@ class Recording:
             self.parts.append([at, None])
             return Change.RESUME
         return None
+
+    def _excuse(self, reason: Excuse, at: datetime) -> None:
+        self.excused.append(Excused(reason, at, None))
+
+    def _excuse_ends(self, at: datetime) -> None:
+        if self.excused and self.excused[-1].end is None:
+            self.excused[-1] = replace(self.excused[-1], end=at)
 
     def _end_part(self, at: datetime) -> None:
         if self.parts and self.parts[-1][1] is None:

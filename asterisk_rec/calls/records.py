@@ -30,7 +30,11 @@ FIELDS = (
     ("linked_id", "LinkedID"),
     ("sequence", "Sequence"),
     ("call_id", "AsteriskRecCall"),
+    # The dialplan's mark on a call it connected or refused without the app (asterisk_rec/completeness).
+    ("unrecorded", "AsteriskRecUnrecorded"),
 )
+# A file written before the mark was mapped has one column less.
+_OLDER_CSV_COLUMNS = len(FIELDS) - 1
 
 # Channels that are the app's own machinery, not parties to the call: their CDRs are not calls.
 _MACHINERY = ("Snoop/", "Recorder/", "Announcer/")
@@ -54,6 +58,7 @@ class CdrRecord:
     answered_at: datetime | None
     ended_at: datetime
     disposition: str
+    unrecorded: str | None = None
 
     @property
     def of_a_party(self) -> bool:
@@ -89,7 +94,7 @@ def _record(values: Mapping[str, str], zone: tzinfo) -> CdrRecord:
         destination_channel=values.get("destination_channel", ""),
         last_application=values.get("last_application", ""), last_data=values.get("last_data", ""),
         started_at=started, answered_at=_time(values.get("answered_at", ""), zone, "AnswerTime"), ended_at=ended,
-        disposition=values.get("disposition", ""),
+        disposition=values.get("disposition", ""), unrecorded=values.get("unrecorded") or None,
     )
 
 
@@ -100,6 +105,6 @@ def from_ami(event: Mapping[str, str], zone: tzinfo) -> CdrRecord:
 
 def from_csv(row: Sequence[str], zone: tzinfo) -> CdrRecord:
     """A CDR from a row of the CSV file, whose columns are ``FIELDS`` in order."""
-    if len(row) != len(FIELDS):
+    if len(row) not in (len(FIELDS), _OLDER_CSV_COLUMNS):
         raise InvalidInput(f"CDR CSV row has {len(row)} columns, expected {len(FIELDS)}")
-    return _record(dict(zip((name for name, _ in FIELDS), row, strict=True)), zone)
+    return _record(dict(zip((name for name, _ in FIELDS), row, strict=False)), zone)

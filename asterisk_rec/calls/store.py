@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -20,23 +20,30 @@ from asterisk_rec.adapters.db import Database
 from asterisk_rec.calls.records import CdrRecord
 from asterisk_rec.calls.summary import AppCall, CallRow, CallTransfer, Direction, merge
 from asterisk_rec.channel_names import endpoint_of
+from asterisk_rec.completeness.store import AppDownCall, CompletenessStore
 from asterisk_rec.policy import DialStatus
 
 Connection = psycopg.AsyncConnection[Any]
 
 _CDR_COLUMNS = ("unique_id", "sequence", "linked_id", "call_id", "source", "destination", "context", "caller_id",
                 "channel", "destination_channel", "last_application", "last_data", "started_at", "answered_at",
-                "ended_at", "disposition")
+                "ended_at", "disposition", "unrecorded")
 _ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(CallRow))
+
+
+# A CDR the dialplan marked (a call without the app): the call as the completeness check keeps it, if any.
+AttributeUnrecorded = Callable[[CdrRecord], AppDownCall | None]
 
 
 class CallWrites:
     """Changes to calls in one transaction (``CallStore.writing``): each call they touch has its row computed
     once, when they are all made, however many changes and CDRs it had."""
 
-    def __init__(self, conn: Connection, trunks: frozenset[str]) -> None:
+    def __init__(self, conn: Connection, trunks: frozenset[str],
+                 attribute_unrecorded: AttributeUnrecorded | None = None) -> None:
         self.conn = conn
         self.trunks = trunks
+        self.attribute_unrecorded = attribute_unrecorded
         self.touched: set[str] = set()
 
     async def app_call_started(self, call: AppCall) -> None:
@@ -69,12 +76,18 @@ class CallWrites:
 
     async def add_cdrs(self, records: Iterable[CdrRecord], via: str) -> int:
         """Stores the CDRs of parties (not the app's snoops) not stored yet; returns how many were new."""
+        records = list(records)
         rows = [(*(getattr(record, c) for c in _CDR_COLUMNS), via) for record in records if record.of_a_party]
         if not rows:
             return 0
         new = await _insert_rows(self.conn, "cdr_records", (*_CDR_COLUMNS, "received_via"), rows,
                                  " ON CONFLICT DO NOTHING RETURNING linked_id")
         self.touched.update(linked_id for (linked_id,) in new)
+        if self.attribute_unrecorded is not None:
+            for record in records:
+                call = self.attribute_unrecorded(record) if record.unrecorded else None
+                if call is not None:
+                    await CompletenessStore.app_down_call(call, self.conn)
         return len(new)
 
     async def compute_rows(self) -> None:
@@ -84,16 +97,18 @@ class CallWrites:
 
 
 class CallStore:
-    def __init__(self, db: Database, trunks: frozenset[str]) -> None:
+    def __init__(self, db: Database, trunks: frozenset[str],
+                 attribute_unrecorded: AttributeUnrecorded | None = None) -> None:
         self.db = db
         self.trunks = trunks
+        self.attribute_unrecorded = attribute_unrecorded
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[CallWrites]:
         """One transaction for several changes (the journal's entries, a batch of CDRs); the rows of the
         calls they touched are computed at its end, in it."""
         async with self.db.pool.connection() as conn, conn.transaction():
-            writes = CallWrites(conn, self.trunks)
+            writes = CallWrites(conn, self.trunks, self.attribute_unrecorded)
             yield writes
             await writes.compute_rows()
 

@@ -23,6 +23,11 @@ def _counter(help_text: str) -> Any:
     return field(default=0, metadata={"kind": "counter", "help": help_text})
 
 
+def _counters_by(label: str, help_text: str) -> Any:
+    """A counter per value of ``label`` (the field holds each value's count)."""
+    return field(default_factory=dict, metadata={"kind": "counter", "label": label, "help": help_text})
+
+
 @dataclass(frozen=True)
 class Readings:
     """The service's counters at one moment (made by the service from its parts); each field is served
@@ -41,6 +46,9 @@ class Readings:
     cdrs_recovered_from_csv: int = _counter("CDRs recovered from Asterisk's CDR file (missed over AMI).")
     cdrs_unreadable: int = _counter("CDRs that could not be read.")
     cdr_write_failures: int = _counter("Batches of CDRs PostgreSQL did not take (retried).")
+    app_down_calls: int = _counter("Calls Asterisk connected or refused without the app (AsteriskRecAppDown).")
+    completeness_exceptions: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
+        "reason", "Calls that had to be recorded and are not recorded completely, by reason.")
 
 
 class ServiceCollector(Collector):
@@ -52,7 +60,15 @@ class ServiceCollector(Collector):
         now = self.readings()
         for reading in fields(now):
             family = GaugeMetricFamily if reading.metadata["kind"] == "gauge" else CounterMetricFamily
-            yield family(f"asterisk_rec_{reading.name}", reading.metadata["help"], value=getattr(now, reading.name))
+            name, help_text = f"asterisk_rec_{reading.name}", reading.metadata["help"]
+            value = getattr(now, reading.name)
+            if "label" not in reading.metadata:
+                yield family(name, help_text, value=value)
+                continue
+            by_label = family(name, help_text, labels=[reading.metadata["label"]])
+            for label, count in sorted(value.items()):
+                by_label.add_metric([label], count)
+            yield by_label
         if self.dependencies is not None:
             up = GaugeMetricFamily("asterisk_rec_dependency_up", "1 while the connection is up.",
                                    labels=["dependency"])

@@ -37,5 +37,9 @@ class Dependencies:
         if current is None or current.up:
             self._by_name[name] = Dependency(name, False, self.clock(), reason)
 
+    def is_up(self, name: str) -> bool:
+        found = self._by_name.get(name)
+        return found is not None and found.up
+
     def all(self) -> list[Dependency]:
         return sorted(self._by_name.values(), key=lambda d: d.name)

@@ -30,6 +30,7 @@ from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event, event_time
 from asterisk_rec.callflow.journal import Entry, Journal
 from asterisk_rec.callflow.ledger import CallLedger
+from asterisk_rec.completeness.model import Coverage
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import (
     SCOPE_SWITCHES,
@@ -208,8 +209,8 @@ class KnownParts:
     def __init__(self, parts: dict[str, list[list[str | None]]]) -> None:
         self.parts = parts
 
-    async def parts_of(self, name: str) -> list[list[datetime | None]]:
-        return [[datetime.fromisoformat(p) if p else None for p in part] for part in self.parts.get(name, [])]
+    async def covered(self, name: str) -> Coverage:
+        return Coverage([[datetime.fromisoformat(p) if p else None for p in part] for part in self.parts.get(name, [])])
 
 
 @dataclass

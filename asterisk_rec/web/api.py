@@ -17,12 +17,14 @@ from asterisk_rec.accounts.store import Account
 from asterisk_rec.calls.query import MAX_PAGE, MAX_PAGE_SIZE, CallQuery
 from asterisk_rec.calls.service import CallEntry
 from asterisk_rec.calls.summary import Direction
+from asterisk_rec.completeness.model import Reason
 from asterisk_rec.directory.models import SCOPE_SWITCHES, User
 from asterisk_rec.errors import InvalidInput
 from asterisk_rec.retention.policy import parse_month
 from asterisk_rec.web.auth import api_account, context, remote_address
 
 if TYPE_CHECKING:
+    from asterisk_rec.completeness.service import Report
     from asterisk_rec.export.service import Export
     from asterisk_rec.retention.service import Retention
 
@@ -395,6 +397,62 @@ async def request_export(request: Request, account: CurrentAccount, body: Export
 @router.get("/exports", summary="The organisation's bulk downloads, newest first (admins)")
 async def exports(request: Request, account: CurrentAccount) -> list[ExportOut]:
     return [export_out(request, account, e) for e in await context(request).exports.exports(account)]
+
+
+class CompletenessDayOut(BaseModel):
+    day: date
+    required: int = Field(description="calls that had to be recorded")
+    complete: int = Field(description="of them, recorded completely")
+    pending: int = Field(description="not judged yet (in progress, or the file on its way to the archive)")
+    exceptions: int
+    percent_complete: float | None = Field(description="complete of those judged; null when none was")
+
+
+class CompletenessExceptionOut(BaseModel):
+    call: int | None = Field(description="the call's id in /calls (null until its row is in)")
+    linked_id: str
+    started_at: datetime
+    caller: str
+    callee: str
+    reason: Reason | None
+    detail: str
+    required_seconds: float | None
+    recorded_seconds: float | None
+
+
+class CompletenessOut(BaseModel):
+    organisation: str
+    first_day: date
+    last_day: date
+    complete: bool = Field(description="no exception in the days asked")
+    days: list[CompletenessDayOut]
+    exceptions: list[CompletenessExceptionOut]
+
+
+def completeness_out(report: Report) -> CompletenessOut:
+    return CompletenessOut(
+        organisation=report.organisation.name, first_day=report.first_day, last_day=report.last_day,
+        complete=report.complete,
+        days=[CompletenessDayOut(day=d.day, required=d.required, complete=d.complete, pending=d.pending,
+                                 exceptions=d.exceptions, percent_complete=d.percent_complete) for d in report.days],
+        exceptions=[CompletenessExceptionOut(
+            call=e.facts.call_row_id, linked_id=e.facts.linked_id, started_at=e.facts.started_at,
+            caller=e.facts.caller, callee=e.facts.callee, reason=e.verdict.reason,
+            detail=e.verdict.detail, required_seconds=e.verdict.required_seconds,
+            recorded_seconds=e.verdict.recorded_seconds) for e in report.exceptions])
+
+
+@router.get("/completeness", summary="Whether every call that had to be recorded was, per day, with every exception"
+                                     " (admins)")
+async def completeness(request: Request, account: CurrentAccount,
+                       first: Annotated[date | None, Query(alias="from", description="first day (default: the"
+                                                                                      " week up to the last)")] = None,
+                       last: Annotated[date | None, Query(alias="to", description="last day, included (default:"
+                                                                                  " today)")] = None,
+                       ) -> CompletenessOut:
+    only_admins(account)
+    return completeness_out(await context(request).completeness.report_named(account.organisation_name, first,
+                                                                            last))
 
 
 class AccountEntry(BaseModel):

@@ -26,6 +26,8 @@ from asterisk_rec.accounts.service import AccountsService
 from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.calls.service import CallsService
+from asterisk_rec.completeness.service import CompletenessService, rules_of
+from asterisk_rec.completeness.store import CompletenessStore
 from asterisk_rec.config import Settings
 from asterisk_rec.directory.store import DirectoryStore
 from asterisk_rec.errors import (
@@ -138,7 +140,8 @@ async def web_context(settings: Settings, db: Database, dependencies: Dependenci
                                   settings.web.login_window_minutes * 60),
                      AccountsService(accounts, audit),
                      HealthService(db, dependencies, archive_root if dependencies is not None else None),
-                     Metrics())
+                     Metrics(),
+                     CompletenessService(CompletenessStore(db), DirectoryStore(db), rules_of(settings.completeness)))
     return web, secret
 
 

@@ -23,6 +23,7 @@ from asterisk_rec.health.service import HealthService
 from asterisk_rec.web.services import RecordingSettingsService
 
 if TYPE_CHECKING:
+    from asterisk_rec.completeness.service import CompletenessService
     from asterisk_rec.export.service import ExportService
     from asterisk_rec.retention.service import RetentionService
 
@@ -52,6 +53,7 @@ class WebContext:
     account_admin: AccountsService
     health: HealthService
     metrics: Metrics
+    completeness: CompletenessService
 
 
 def context(request: Request) -> WebContext:

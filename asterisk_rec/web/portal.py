@@ -1,6 +1,6 @@
 """The portal's pages (jinja2, server-rendered): log in and out, Reports > Calls with play and download and
-the bulk download, Settings > Call recording with retention and its statement, the audit log. Thin
-handlers over the same services as the API; every form carries the session's CSRF token."""
+the bulk download, Reports > Completeness, Settings > Call recording with retention and its statement, the
+audit log. Thin handlers over the same services as the API; every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from asterisk_rec.accounts.access import only_admins
 from asterisk_rec.accounts.store import Account
 from asterisk_rec.calls import query as call_query
+from asterisk_rec.completeness.service import parse_day
 from asterisk_rec.directory.models import SCOPE_SWITCHES
 from asterisk_rec.errors import AsteriskRecError, InvalidInput, TooManyLogins, Unauthenticated
 from asterisk_rec.retention.policy import parse_month
@@ -155,6 +156,21 @@ async def calls_page(request: Request, since: str | None = None, until: str | No
 
     return render(request, "calls.html", account, status_code=400 if error else 200, found=found, filters=filters,
                   users=users, error=error, page_url=page_url)
+
+
+@router.get("/reports/completeness")
+async def completeness_page(request: Request, since: str | None = None, until: str | None = None) -> Response:
+    account = await page_account(request)
+    only_admins(account)
+    filters = {"since": since or "", "until": until or ""}
+    report, error = None, None
+    try:
+        report = await context(request).completeness.report_named(
+            account.organisation_name, parse_day(since, "from"), parse_day(until, "to"))
+    except AsteriskRecError as err:
+        error = err.message
+    return render(request, "completeness.html", account, status_code=400 if error else 200, report=report,
+                  filters=filters, error=error)
 
 
 def _call_id(value: str) -> int:

@@ -187,6 +187,8 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
          # Every test's client is 127.0.0.1, and the fuzz fails logins by the hundred: per address is unit-tested.
          "--set", "web.login_failures_per_address=100000",
          "--set", "retention.purge_every_hours=0", "--set", f"service.journal={workdir / 'journal.sqlite3'}",
+         # The completeness tests find their exceptions in the log soon after the call.
+         "--set", "completeness.check_every_seconds=2",
          "serve"],
         workdir / "service.log")
     process.start()

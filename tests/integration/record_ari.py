@@ -118,7 +118,7 @@ class Recorder:
         if waiting is not None:
             return {name: waiting.payload["parts"]}
         async with Database(self.settings.database, max_size=1) as db:
-            return {name: entries.parts_out(await RecordingStore(db).parts_of(name))}
+            return {name: entries.parts_out((await RecordingStore(db).covered(name)).parts)}
 
 
 def read_trace(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

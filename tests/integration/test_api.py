@@ -44,6 +44,8 @@ EXERCISED = {
     ("delete", "/api/v1/accounts/{account_id}"),
     # test_forwarding.py:
     ("put", "/api/v1/users/{extension}/forwarding"),
+    # test_completeness.py:
+    ("get", "/api/v1/completeness"),
 }
 
 

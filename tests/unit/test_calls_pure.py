@@ -21,7 +21,7 @@ AMI_EVENT = {
     "LastApplication": "Stasis", "LastData": "asterisk-rec,call,202,lab", "StartTime": "2026-11-28 19:24:30",
     "AnswerTime": "2026-11-28 19:24:34", "EndTime": "2026-11-28 19:24:37", "Duration": "6", "BillableSeconds": "3",
     "Disposition": "ANSWERED", "UniqueID": "1795893870.5", "LinkedID": "1795893870.5", "Sequence": "3",
-    "AsteriskRecCall": "e0a10295ec854d1487dc",
+    "AsteriskRecCall": "e0a10295ec854d1487dc", "AsteriskRecUnrecorded": "",
 }
 
 TRUNKS = frozenset({"trunk", "carrier-b"})
@@ -60,6 +60,17 @@ def test_csv_row_reads_the_same_as_the_ami_event() -> None:
     """The CSV file's columns are the AMI headers in FIELDS order: both give the same record."""
     row = [AMI_EVENT[header] for _, header in FIELDS]
     assert from_csv(row, AMSTERDAM) == from_ami(AMI_EVENT, AMSTERDAM)
+
+
+def test_a_csv_file_from_before_the_unrecorded_mark_still_reads() -> None:
+    """A line written before the dialplan's mark was mapped (one column less) reads as unmarked; a marked
+    one carries the mark."""
+    row = [AMI_EVENT[header] for _, header in FIELDS]
+    assert from_csv(row[:-1], AMSTERDAM) == from_ami(AMI_EVENT, AMSTERDAM)
+    marked = from_csv([*row[:-1], "app-down|open|lab"], AMSTERDAM)
+    assert marked.unrecorded == "app-down|open|lab"
+    with pytest.raises(InvalidInput, match="columns"):
+        from_csv(row[:-2], AMSTERDAM)
 
 
 def test_unanswered_cdr_has_no_answer_time() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from asterisk_rec.callflow.recording import Change, Recording, RecordingState
+from asterisk_rec.completeness.model import Coverage
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -20,7 +21,7 @@ def state(recording: Recording) -> RecordingState:
 
 def running() -> Recording:
     recording = Recording("asterisk-rec/1/2026-12-02/" + "a" * 20, 1, "a" * 20)
-    recording.start()
+    recording.start(at(0))
     recording.started(at(0))
     return recording
 
@@ -34,7 +35,7 @@ def test_a_planned_recording_is_not_asked_for_nor_kept() -> None:
 def test_one_that_never_started_failed_and_is_not_kept() -> None:
     """Asked for but never confirmed: failed, no file kept; a late hold changes nothing."""
     recording = Recording("n", 1, "c")
-    recording.start()
+    recording.start(at(0))
     recording.failed()
     assert state(recording) is RecordingState.FAILED and recording.asked and not recording.kept
     assert recording.hold_changed(True, at(1)) is None
@@ -102,7 +103,7 @@ def test_a_discarded_recording_is_not_kept() -> None:
 
 def test_an_adopted_recording_goes_on_in_its_state() -> None:
     """Adopted after a restart: running (or paused by the user) with its parts so far."""
-    recording = Recording.adopted("n", 1, "c", paused_by_user=True, parts=[[at(0), at(2)]])
+    recording = Recording.adopted("n", 1, "c", paused_by_user=True, covered=Coverage([[at(0), at(2)]], at(0)))
     assert state(recording) is RecordingState.PAUSED_BY_USER
     assert recording.toggled_by_user(False, at(4)) is Change.RESUME
     assert recording.parts == [[at(0), at(2)], [at(4), None]]
@@ -118,7 +119,7 @@ def test_a_transfer_suspends_the_recording_and_appends_to_it_later() -> None:
     recording.finished(at(3.1))
     assert state(recording) is RecordingState.MOVING and recording.kept and not recording.is_open
     assert not recording.suspend(at(4))  # nothing open: nothing to stop
-    recording.start()
+    recording.start(at(4.5))
     recording.started(at(5))
     assert state(recording) is RecordingState.RUNNING and recording.parts == [[at(0), at(2)], [at(5), None]]
 
@@ -130,7 +131,7 @@ def test_a_suspended_recording_nobody_goes_on_with_is_kept_as_it_is() -> None:
     recording.suspend(at(4))
     recording.settle(at(5))
     assert state(recording) is RecordingState.CLOSED and recording.kept and recording.parts == [[at(0), at(4)]]
-    recording.start()
+    recording.start(at(6))
     assert state(recording) is RecordingState.STARTING
     recording.failed()
     assert state(recording) is RecordingState.CLOSED and recording.kept
