@@ -308,6 +308,30 @@ class CompletenessSettings:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    # How often the service looks at its alarms' conditions (0: never).
+    check_every_seconds: float = 5.0
+    # ARI or AMI lost, the archive failing: an alarm once it lasts this long.
+    lost_after_seconds: float = 10.0
+    # Calls without the app, completeness exceptions: the incident lasts until none for this long.
+    quiet_minutes: float = 15.0
+    # While an incident lasts, its admins are reminded this often.
+    remind_every_minutes: float = 60.0
+    # The spool's or the archive's disk used beyond this (percent): an alarm.
+    disk_percent: float = 90.0
+    # The portal's address in the e-mails.
+    portal_url: str = "http://127.0.0.1:8080"
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("check_every_seconds", 0, 3600), ("lost_after_seconds", 0, 3600),
+                                ("quiet_minutes", 0, 1440), ("remind_every_minutes", 1, 10080),
+                                ("disk_percent", 1, 100)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"alarms.{name} {value}: between {low} and {high}")
+
+
+@dataclass(frozen=True)
 class Settings:
     ari: AriSettings = field(default_factory=AriSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -321,6 +345,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     completeness: CompletenessSettings = field(default_factory=CompletenessSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}

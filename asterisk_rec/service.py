@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
@@ -18,6 +20,10 @@ from asterisk_rec.adapters import systemd
 from asterisk_rec.adapters.ami import AmiConnection
 from asterisk_rec.adapters.ari import AriConnection, AriRest
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.alarms.conditions import Readings as AlarmReadings
+from asterisk_rec.alarms.model import AlarmKind
+from asterisk_rec.alarms.service import AlarmWatch
+from asterisk_rec.alarms.store import AlarmStore
 from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.worker import Archiver
 from asterisk_rec.callflow.app import StasisApp
@@ -46,6 +52,7 @@ from asterisk_rec.health.metrics import Readings
 from asterisk_rec.health.state import Dependencies
 from asterisk_rec.jobs.records import JobRecords
 from asterisk_rec.jobs.supervisor import describe, supervised
+from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import RetentionService
 from asterisk_rec.store.migrate import migrate
 from asterisk_rec.web.app import run_web, web_context
@@ -138,6 +145,10 @@ async def serve(settings: Settings) -> None:
             background("archive", archiver.run)
             background("counters", partial(report, ingest, archiver))
             background("completeness", completeness.run)
+            alarms = AlarmWatch(AlarmStore(db), Mailer(settings.mail), settings.alarms,
+                                partial(_alarm_readings, dependencies, app_down, completeness, archiver, settings),
+                                partial(_organisation_name, directory_cache))
+            background("alarms", alarms.run)
             web, secret = await web_context(settings, db, dependencies)
             if settings.web.enabled:
                 background("portal", partial(run_web, web, secret))
@@ -148,7 +159,8 @@ async def serve(settings: Settings) -> None:
             ledger = CallLedger(calls, recordings, archiver, tasks, journal)
             background("journal-replay", ledger.replay)
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
-            web.metrics.watch_service(partial(_readings, app, archiver, ingest, app_down, completeness), dependencies)
+            web.metrics.watch_service(partial(_readings, app, archiver, ingest, app_down, completeness, alarms),
+                                      dependencies)
             tasks.start_soon(systemd.keep_watchdog_fed)
             # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
             systemd.notify("READY=1")
@@ -162,8 +174,36 @@ def _unrecorded_call(directory: DirectoryCache, record: CdrRecord) -> AppDownCal
                          directory=directory)
 
 
+def _alarm_readings(dependencies: Dependencies, app_down: AppDownCount, completeness: ContinuousCheck,
+                    archiver: Archiver, settings: Settings) -> AlarmReadings:
+    """What the alarms look at, now (the disks asked there and then: a statvfs each)."""
+    disks = {}
+    for what, path in (("spool", settings.archive.spool_dir), ("archive", settings.archive.root)):
+        if path:
+            try:
+                usage = shutil.disk_usage(path)
+            except OSError:
+                continue
+            disks[what] = 100.0 * usage.used / usage.total if usage.total else 0.0
+    return AlarmReadings(
+        now=time.monotonic(), dependencies=dependencies.all(), app_down_last_heard=app_down.last_heard,
+        app_down_calls=app_down.calls, exceptions_last_found=dict(completeness.last_found_in),
+        exceptions_found=dict(completeness.found_in), archive_failing_since=_monotonic(archiver.failing_since),
+        archive_error=archiver.last_error, disks=disks)
+
+
+def _monotonic(anyio_time: float | None) -> float | None:
+    """anyio's clock (the event loop's) on time.monotonic's scale."""
+    return None if anyio_time is None else anyio_time - anyio.current_time() + time.monotonic()
+
+
+def _organisation_name(directory: DirectoryCache, organisation_id: int) -> str | None:
+    organisation = directory.organisation_by_id(organisation_id)
+    return organisation.name if organisation else None
+
+
 def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest, app_down: AppDownCount,
-              completeness: ContinuousCheck) -> Readings:
+              completeness: ContinuousCheck, alarms: AlarmWatch) -> Readings:
     """The counters /metrics reads, as they are now."""
     archive, cdrs = archiver.counts, ingest.counts
     full_since = archiver.disk_full_since
@@ -177,7 +217,8 @@ def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest, app_down: A
         cdrs_received=cdrs.received, cdrs_stored=cdrs.stored, cdrs_recovered_from_csv=cdrs.recovered_from_csv,
         cdrs_unreadable=cdrs.unreadable, cdr_write_failures=cdrs.write_failures,
         app_down_calls=app_down.calls,
-        completeness_exceptions={reason.value: completeness.found[reason] for reason in Reason})
+        completeness_exceptions={reason.value: completeness.found[reason] for reason in Reason},
+        alarms_active=alarms.active_count, alarms_raised={kind.value: alarms.raised[kind] for kind in AlarmKind})
 
 
 def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:

@@ -74,6 +74,9 @@ class Archiver:
         self._archived: dict[str, float] = {}
         # The archive's disk full: one alarm per incident, and an all-clear once a recording is stored.
         self.disk_full_since: float | None = None
+        # Storing has failed since (monotonic), with the last error; None once a recording is stored again.
+        self.failing_since: float | None = None
+        self.last_error = ""
         self._send, self._receive = anyio.create_memory_object_stream[str](max_buffer_size=math.inf)
 
     def hold(self, name: str) -> None:
@@ -165,6 +168,9 @@ class Archiver:
             self.disk_full_since = anyio.current_time()
             log.error("ALARM: the archive's disk (%s) is full: recordings wait in Asterisk's spool and are archived"
                       " once there is room again", self.root)
+        if self.failing_since is None:
+            self.failing_since = anyio.current_time()
+        self.last_error = str(err)
         failures = self._failures.get(name, 0) + 1
         self._failures[name] = failures
         delay = min(2.0 ** (failures - 1), self.settings.retry_max_seconds)
@@ -199,6 +205,7 @@ class Archiver:
             log.warning("all clear: the archive's disk has room again after %.0f s",
                         anyio.current_time() - self.disk_full_since)
             self.disk_full_since = None
+        self.failing_since = None
         self._failures.pop(name, None)
         self._retry_at.pop(name, None)
         self.counts.stored += 1

@@ -5,6 +5,7 @@ counted by its reason. A call is judged once its recording should be stored; unt
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,9 @@ class ContinuousCheck:
         self.every_seconds = every_seconds
         # Exceptions found by this process, by reason (what /metrics serves).
         self.found: Counter[Reason] = Counter()
+        # Per organisation, for its alarm: how many found, and when the last was (monotonic seconds).
+        self.found_in: Counter[int] = Counter()
+        self.last_found_in: dict[int, float] = {}
         self.rounds = 0
 
     async def run(self) -> None:
@@ -51,6 +55,8 @@ class ContinuousCheck:
                 continue
             new += 1
             self.found[verdict.reason] += 1
+            self.found_in[facts.organisation_id] += 1
+            self.last_found_in[facts.organisation_id] = time.monotonic()
             with logging_about_call(facts.call_id or facts.linked_id, facts.organisation_id):
                 log.error("completeness: the call %s from %s to %s at %s was not recorded completely: %s (%s)",
                           facts.linked_id, facts.caller, facts.callee, f"{facts.started_at:%Y-%m-%d %H:%M:%S%z}",

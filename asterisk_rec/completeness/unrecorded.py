@@ -6,6 +6,7 @@ parties' policy required it recorded (pure but for the directory lookups)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -60,12 +61,15 @@ class AppDownCount:
 
     def __init__(self) -> None:
         self.calls = 0
+        # When the last was heard (monotonic seconds), for the alarm.
+        self.last_heard: float | None = None
 
     def on_user_event(self, manager: Any, event: Mapping[str, str]) -> None:
         """panoramisk's callback (in the event loop)."""
         if event.get("UserEvent") != EVENT:
             return
         self.calls += 1
+        self.last_heard = time.monotonic()
         log.error("Asterisk connected or refused a call without the app (%s): from %s to %s in %s",
                   event.get("Reason", APP_DOWN), event.get("Caller", "")[:MAX_FIELD],
                   event.get("Number", "")[:MAX_FIELD], event.get("Organisation", "")[:MAX_FIELD])

@@ -49,6 +49,9 @@ class Readings:
     app_down_calls: int = _counter("Calls Asterisk connected or refused without the app (AsteriskRecAppDown).")
     completeness_exceptions: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
         "reason", "Calls that had to be recorded and are not recorded completely, by reason.")
+    alarms_active: int = _gauge("Alarms raised and not cleared.")
+    alarms_raised: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
+        "kind", "Alarms raised, by kind.")
 
 
 class ServiceCollector(Collector):

@@ -25,6 +25,7 @@ from asterisk_rec.accounts.login_limits import LoginLimiter
 from asterisk_rec.accounts.service import AccountsService
 from asterisk_rec.accounts.store import AccountStore
 from asterisk_rec.adapters.db import Database
+from asterisk_rec.alarms.store import AlarmStore
 from asterisk_rec.calls.service import CallsService
 from asterisk_rec.completeness.service import CompletenessService, rules_of
 from asterisk_rec.completeness.store import CompletenessStore
@@ -141,7 +142,8 @@ async def web_context(settings: Settings, db: Database, dependencies: Dependenci
                      AccountsService(accounts, audit),
                      HealthService(db, dependencies, archive_root if dependencies is not None else None),
                      Metrics(),
-                     CompletenessService(CompletenessStore(db), DirectoryStore(db), rules_of(settings.completeness)))
+                     CompletenessService(CompletenessStore(db), DirectoryStore(db), rules_of(settings.completeness)),
+                     AlarmStore(db))
     return web, secret
 
 

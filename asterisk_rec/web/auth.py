@@ -23,6 +23,7 @@ from asterisk_rec.health.service import HealthService
 from asterisk_rec.web.services import RecordingSettingsService
 
 if TYPE_CHECKING:
+    from asterisk_rec.alarms.store import AlarmStore
     from asterisk_rec.completeness.service import CompletenessService
     from asterisk_rec.export.service import ExportService
     from asterisk_rec.retention.service import RetentionService
@@ -54,6 +55,7 @@ class WebContext:
     health: HealthService
     metrics: Metrics
     completeness: CompletenessService
+    alarms: AlarmStore
 
 
 def context(request: Request) -> WebContext:

@@ -164,13 +164,15 @@ async def completeness_page(request: Request, since: str | None = None, until: s
     only_admins(account)
     filters = {"since": since or "", "until": until or ""}
     report, error = None, None
+    web = context(request)
     try:
-        report = await context(request).completeness.report_named(
-            account.organisation_name, parse_day(since, "from"), parse_day(until, "to"))
+        report = await web.completeness.report_named(account.organisation_name, parse_day(since, "from"),
+                                                     parse_day(until, "to"))
     except AsteriskRecError as err:
         error = err.message
+    alarms = await web.alarms.shown_to(account.organisation_id)
     return render(request, "completeness.html", account, status_code=400 if error else 200, report=report,
-                  filters=filters, error=error)
+                  filters=filters, error=error, alarms=alarms)
 
 
 def _call_id(value: str) -> int:

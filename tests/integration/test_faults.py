@@ -8,8 +8,9 @@ import functools
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,15 @@ import anyio
 import httpx
 import pytest
 
+from asterisk_rec.accounts.store import AccountStore
+from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.lab import Lab, LabSettings
+from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.lab.services import ServiceSpec, service_specs
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
-from tests.integration.conftest import PORTAL_PORT, ServiceProcess, SetModes
+from tests.integration.conftest import PASSWORD, PORTAL_PORT, Mailbox, Portal, ServiceProcess, SetModes
 from tests.integration.phones import finish, talk
 
 pytestmark = pytest.mark.anyio
@@ -267,11 +271,19 @@ def read_only(path: Path) -> Iterator[None]:
 
 
 async def test_archive_read_only_30_s(settings: Settings, service: ServiceProcess, set_modes: SetModes,
-                                      records: Records, tmp_path: Path) -> None:
+                                      records: Records, portal: Portal, mailbox: Mailbox, tmp_path: Path) -> None:
     """The archive is read-only for 30 s around a recorded call: the service is unready (the archive
     not writable), storing fails, is reported and retried, and succeeds once the archive is writable;
-    one row, one recording, ready again."""
+    one row, one recording, ready again. The alarm is raised once and cleared once: an e-mail each to
+    every admin, in the admin's language (an English and a Dutch one), none more while it lasts."""
     await set_modes(alice="always")
+    async with dutch_admin(settings) as dutch:
+        await archive_read_only_30_s(settings, service, records, portal, mailbox, tmp_path, dutch)
+
+
+async def archive_read_only_30_s(settings: Settings, service: ServiceProcess, records: Records, portal: Portal,
+                                 mailbox: Mailbox, tmp_path: Path, dutch: str) -> None:
+    mails_before = {who: len(mailbox.to(who)) for who in (portal.admin.email, dutch)}
     archive = Path(settings.archive.root)
     await anyio.Path(archive).mkdir(parents=True, exist_ok=True)
     before = await records.snapshot()
@@ -285,6 +297,31 @@ async def test_archive_read_only_30_s(settings: Settings, service: ServiceProces
         await anyio.sleep(max(0.0, 30 - (anyio.current_time() - started)))
     await assert_counts(records, before, calls=1, recorded=1)
     await readiness_until(True, within=10)
+    expected = {portal.admin.email: ["Alarm: recordings cannot be stored",
+                                     "All clear: recordings cannot be stored"],
+                dutch: ["Alarm: opnames kunnen niet worden opgeslagen",
+                        "Opgelost: opnames kunnen niet worden opgeslagen"]}
+    with anyio.fail_after(30):
+        while any(len(mailbox.to(who)) - mails_before[who] < 2 for who in expected):  # noqa: ASYNC110
+            await anyio.sleep(0.3)
+    await anyio.sleep(6)  # a look of the alarms later: nothing more
+    for who, subjects in expected.items():
+        got = [m["Subject"] for m in mailbox.to(who)[mails_before[who]:]
+               if "stored" in m["Subject"] or "opgeslagen" in m["Subject"]]
+        assert [subject.split(" (")[0] for subject in got] == subjects, got
+
+
+@asynccontextmanager
+async def dutch_admin(settings: Settings) -> AsyncIterator[str]:
+    """Another admin of the lab organisation, who reads Dutch, for the block's time."""
+    email = f"beheer-{uuid.uuid4().hex[:8]}@portal.example"
+    async with Database(settings.database, max_size=1) as db:
+        await AccountStore(db).add(LAB_ORGANISATION, email, "Beheerder", "admin", PASSWORD, None, "nl")
+        try:
+            yield email
+        finally:
+            async with db.pool.connection() as conn:
+                await conn.execute("DELETE FROM accounts WHERE email = %s", (email,))
 
 
 async def test_asterisk_restarted_between_calls(settings: Settings, service: ServiceProcess, set_modes: SetModes,

@@ -76,7 +76,8 @@ def test_the_dashboard_graphs_only_metrics_the_service_exposes() -> None:
     dependencies = Dependencies()
     dependencies.up("ari")
     # Every labelled family with a value: a family without any serves no series.
-    metrics.watch_service(lambda: Readings(completeness_exceptions={"too_short": 1}), dependencies)
+    metrics.watch_service(lambda: Readings(completeness_exceptions={"too_short": 1},
+                                                  alarms_raised={"ami_lost": 1}), dependencies)
     metrics.http_requests.labels("/metrics", "GET", "200").inc()
     served = {line.split("{")[0].split(" ")[0] for line in generate_latest(metrics.registry).decode().splitlines()
               if line and not line.startswith("#")}

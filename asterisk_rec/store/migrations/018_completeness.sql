@@ -38,3 +38,17 @@ CREATE INDEX completeness_exceptions_found ON completeness_exceptions (organisat
 CREATE INDEX app_calls_ended_at ON app_calls (ended_at);
 -- The dialplan's mark on the CDR of a call it connected or refused without the app.
 ALTER TABLE cdr_records ADD COLUMN unrecorded text;
+
+-- Alarms: each incident from raised to cleared (a restarted service carries the active ones on).
+CREATE TABLE alarms (
+    id                  bigserial PRIMARY KEY,
+    kind                text NOT NULL,
+    organisation_id     bigint REFERENCES organisations (id) ON DELETE CASCADE,
+    raised_at           timestamptz NOT NULL,
+    cleared_at          timestamptz,
+    detail              text NOT NULL DEFAULT '',
+    notified_at         timestamptz NOT NULL,
+    reminders           integer NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX alarms_one_active ON alarms (kind, COALESCE(organisation_id, 0)) WHERE cleared_at IS NULL;
+CREATE INDEX alarms_organisation ON alarms (organisation_id, raised_at);
