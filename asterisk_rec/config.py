@@ -393,6 +393,8 @@ SECTIONS: dict[str, type] = {
     "retention": RetentionSettings,
     "mail": MailSettings,
     "export": ExportSettings,
+    "completeness": CompletenessSettings,
+    "alarms": AlarmSettings,
 }
 
 

@@ -190,7 +190,14 @@ class CallFlow:
         recording = self.recording
         if event["type"] in ("RecordingFinished", "RecordingFailed") and recording is not None and \
                 event["recording"]["name"] == recording.name:
-            recording.finished(self.clock())
+            # Asterisk cannot open the file (its spool unwritable): RecordingStarted, then at once a
+            # RecordingFinished of no duration (seen on Asterisk 22), or a RecordingFailed.
+            was_broken = recording.broken
+            recording.finished(self.clock(), failed=event["type"] == "RecordingFailed"
+                               or event["recording"].get("duration") == 0)
+            if recording.broken and not was_broken:
+                log.error("call %s: Asterisk could not write recording %s (%s): the call goes on unrecorded",
+                          self.record.call_id, recording.name, event["recording"].get("cause") or event["type"])
         if event["type"] in GONE:
             self.gone.add(channel_id(event) or "")
         if event["type"] == "ChannelHold":

@@ -69,8 +69,9 @@ class Ending(Phase):
             except AriError as err:
                 self._warn("deleting the recording of nobody talking", err)
         if recording is not None and recording.asked:
-            # To the archive; one that was to be discarded but could not be deleted is kept after all.
-            flow.ledger.recording_finished(recording.name, keep=met)
+            # To the archive; one that was to be discarded but could not be deleted is kept after all. One
+            # Asterisk could not write has no file to fetch (the sweep takes what part of it is in the spool).
+            flow.ledger.recording_finished(recording.name, keep=met and not recording.broken)
         if flow.bridge is not None:
             try:
                 await flow.control.destroy_bridge(flow.bridge)

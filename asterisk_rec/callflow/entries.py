@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from asterisk_rec.callflow.call import CallRecord
-from asterisk_rec.callflow.recording import Recording, RecordingState
+from asterisk_rec.callflow.recording import Recording
 from asterisk_rec.callflow.transfer import TransferOutcome, TransferStep
 from asterisk_rec.calls.summary import AppCall, CallTransfer, Direction
 from asterisk_rec.completeness import wire
@@ -65,7 +65,7 @@ def call_ended(record: CallRecord) -> dict[str, Any]:
             "joined_at": _time(record.joined_at), "ended_at": _time(record.ended_at),
             "outcome": record.outcome.value if record.outcome else None,
             "parts": parts_out(recording.parts if recording else []),
-            "failed": recording is not None and recording.state is RecordingState.FAILED,
+            "failed": recording is not None and recording.failed_in_asterisk,
             "required_since": _time(recording.required_since if recording else None),
             "required_until": _time(recording.required_until if recording else None),
             "excused": wire.excused_out(recording.excused if recording else []),

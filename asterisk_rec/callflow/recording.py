@@ -66,6 +66,8 @@ class Recording:
     required_since: datetime | None = None
     required_until: datetime | None = None
     excused: list[Excused] = field(default_factory=list)
+    # Asterisk failed writing it after it started: what file there is (if any) is not all of it.
+    broken: bool = False
 
     @classmethod
     def adopted(cls, name: str, organisation_id: int, call_id: str, *, paused_by_user: bool,
@@ -88,6 +90,11 @@ class Recording:
         """Whether a file of it goes to the archive."""
         return self.state in OPEN or self.state in (RecordingState.CLOSING, RecordingState.CLOSED,
                                                     RecordingState.MOVING)
+
+    @property
+    def failed_in_asterisk(self) -> bool:
+        """It never ran, or Asterisk could not write it."""
+        return self.state is RecordingState.FAILED or self.broken
 
     @property
     def asked(self) -> bool:
@@ -162,9 +169,12 @@ class Recording:
         self.state = RecordingState.CLOSING
         return True
 
-    def finished(self, at: datetime) -> None:
-        """Asterisk says the file is complete (RecordingFinished or RecordingFailed); while a transfer
-        moves it, that is the part before."""
+    def finished(self, at: datetime, failed: bool = False) -> None:
+        """Asterisk says the file is complete, or (``failed``) that it could not write it, e.g. its spool
+        unwritable; while a transfer moves it, that is the part before. Failing while it was not asked to
+        stop, it is broken."""
+        if failed and (self.is_open or self.state is RecordingState.STARTING):
+            self.broken = True
         if self.is_open or self.state is RecordingState.CLOSING:
             self._end_part(at)
             # Ended by Asterisk mid-call (its snoop gone): what follows is not excused.

@@ -50,7 +50,9 @@ def app_down_call(mark: str, *, linked_id: str, caller: str, number: str, channe
     caller_user = directory.user_by_device(endpoint=endpoint) if endpoint else None
     callee_user = directory.user_by_extension(organisation.id, number) if organisation is not None else None
     return AppDownCall(linked_id=linked_id, organisation_id=organisation.id if organisation else None,
-                       organisation_name=name[:MAX_FIELD], caller=caller[:MAX_FIELD], number=number[:MAX_FIELD],
+                       organisation_name=name[:MAX_FIELD],
+                       # As Reports > Calls names a user: by extension.
+                       caller=(caller_user.extension if caller_user else caller)[:MAX_FIELD], number=number[:MAX_FIELD],
                        at=at, call=UnrecordedCall(app_failed=reason == APP_FAILED, fail_open=mode == "open",
                                                   required=plan_call(caller_user, callee_user).records))
 

@@ -283,3 +283,15 @@ async def test_a_report_covers_a_year_at_most_in_order(first: date, last: date) 
     service = CompletenessService(Facts([]), None, Rules())  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         await service.report(Directory().org, first, last)
+
+
+def test_a_recording_asterisk_could_not_write_after_it_started_is_failed() -> None:
+    """RecordingStarted, then RecordingFailed (the spool unwritable): closed, and failed in Asterisk; a
+    recording that simply finished is not."""
+    broken = new_recording()
+    broken.finished(at(0.02), failed=True)
+    assert broken.failed_in_asterisk and not broken.is_open
+    finished = new_recording()
+    finished.close(at(5))
+    finished.finished(at(5.01))
+    assert not finished.failed_in_asterisk
