@@ -218,7 +218,9 @@ def _readings(app: StasisApp, archiver: Archiver, ingest: CdrIngest, app_down: A
         cdrs_unreadable=cdrs.unreadable, cdr_write_failures=cdrs.write_failures,
         app_down_calls=app_down.calls,
         completeness_exceptions={reason.value: completeness.found[reason] for reason in Reason},
-        alarms_active=alarms.active_count, alarms_raised={kind.value: alarms.raised[kind] for kind in AlarmKind})
+        alarms_active=alarms.active_count, alarms_raised={kind.value: alarms.raised[kind] for kind in AlarmKind},
+        calls=dict(app.timings.outcomes), hangup_to_stored_seconds=archiver.hangup_to_stored,
+        feature_code_seconds=app.timings.feature_code, cdr_lag_seconds=ingest.lag)
 
 
 def _archive_format(directory: DirectoryCache, organisation_id: int) -> ArchiveFormat | None:

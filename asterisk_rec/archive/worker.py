@@ -25,6 +25,7 @@ from asterisk_rec.archive.records import RecordingStore
 from asterisk_rec.archive.store import fetch_into_archive
 from asterisk_rec.config import ArchiveSettings
 from asterisk_rec.directory.models import ArchiveFormat
+from asterisk_rec.health.durations import SLOW, Durations
 from asterisk_rec.logs import logging_about_call
 from asterisk_rec.recording.naming import PREFIX, parse_recording_name
 
@@ -74,6 +75,9 @@ class Archiver:
         self._archived: dict[str, float] = {}
         # The archive's disk full: one alarm per incident, and an all-clear once a recording is stored.
         self.disk_full_since: float | None = None
+        # From the app's release of a finished recording to its file stored (for /metrics).
+        self.hangup_to_stored = Durations(SLOW)
+        self._finished_at: dict[str, float] = {}
         # Storing has failed since (monotonic), with the last error; None once a recording is stored again.
         self.failing_since: float | None = None
         self.last_error = ""
@@ -86,6 +90,7 @@ class Archiver:
         """The app is done with ``name``: Asterisk reported it finished (``archive``), or it was discarded."""
         self._held.discard(name)
         if archive:
+            self._finished_at[name] = anyio.current_time()
             self.submit(name)
 
     def submit(self, name: str) -> None:
@@ -206,6 +211,9 @@ class Archiver:
                         anyio.current_time() - self.disk_full_since)
             self.disk_full_since = None
         self.failing_since = None
+        finished = self._finished_at.pop(name, None)
+        if finished is not None:
+            self.hangup_to_stored.observe(anyio.current_time() - finished)
         self._failures.pop(name, None)
         self._retry_at.pop(name, None)
         self.counts.stored += 1

@@ -11,7 +11,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from asterisk_rec.callflow.admission import Caller, Refusal, may_call_outside, organisation_for
-from asterisk_rec.callflow.call import RECORDING_VARIABLE, CallFlow, CallRecord, Clock, Party, TransferResolver, now
+from asterisk_rec.callflow.call import (
+    RECORDING_VARIABLE,
+    CallFlow,
+    CallRecord,
+    CallTimings,
+    Clock,
+    Party,
+    TransferResolver,
+    now,
+)
 from asterisk_rec.callflow.control import CallControl
 from asterisk_rec.callflow.events import Event
 from asterisk_rec.callflow.inbox import EventRouter
@@ -110,6 +119,7 @@ class StasisApp:
         self.task_group = task_group
         self.router = EventRouter(self.on_unclaimed, control.trace)
         self.active: dict[str, CallFlow] = {}
+        self.timings = CallTimings()
 
     async def reconcile(self) -> None:
         """After (re)connecting: tell the calls we know what happened while we were away, adopt the
@@ -152,7 +162,7 @@ class StasisApp:
                  f", {recording.state.value}" if recording else "")
         flow = CallFlow.adopted(self.control, self.router, self.settings, self.ledger, call_id, caller, leg,
                                 bridge["id"], snoop, recording, plan,
-                                parties.organisation_ids if parties else (), self.clock)
+                                parties.organisation_ids if parties else (), self.clock, self.timings)
         if parties is not None:
             # Its parties may transfer it, as before the restart; who heard the notice, by the plan.
             flow.resolve_transfer = self._transfers_in(parties.organisation)
@@ -348,7 +358,7 @@ class StasisApp:
         flow = CallFlow(self.control, self.router, self.settings, self.ledger, channel, plan, parties.targets,
                         record, parties.organisation_ids, self.clock,
                         (Party(app_call.caller, parties.caller), Party(app_call.callee, parties.callee)),
-                        self._transfers_in(parties.organisation), self._call_talking_on)
+                        self._transfers_in(parties.organisation), self._call_talking_on, self.timings)
         await self._conduct(call_id, flow, flow.run)
 
     @staticmethod

@@ -7,6 +7,7 @@ start, pause, resume and move it."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from asterisk_rec.callflow.transferring import TransferFailed, Transferring
 from asterisk_rec.config import CallSettings
 from asterisk_rec.directory.models import User
 from asterisk_rec.errors import AriError, NotFound
+from asterisk_rec.health.durations import Durations
 from asterisk_rec.policy import CallPlan, DialStatus, DialTarget, Notice, Side
 from asterisk_rec.recording.naming import recording_name
 
@@ -79,6 +81,28 @@ class CallRecord:
 
 
 @dataclass
+class CallTimings:
+    """What the app's calls time, for /metrics (shared by the flows of one app)."""
+
+    feature_code: Durations = field(default_factory=Durations)
+    # Calls ended, by outcome.
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def outcome_of(record: CallRecord, ended_by: EndReason | None) -> str:
+    """How a call ended, as /metrics counts it."""
+    if record.joined_at is not None or record.outcome is DialStatus.ANSWER:
+        return "answered"
+    if ended_by is EndReason.FAULT:
+        return "failed"
+    return _OUTCOMES.get(record.outcome, "cancelled") if record.outcome else "cancelled"
+
+
+_OUTCOMES = {DialStatus.BUSY: "busy", DialStatus.NOANSWER: "no_answer", DialStatus.CHANUNAVAIL: "unavailable",
+             DialStatus.APPFAILED: "failed"}
+
+
+@dataclass
 class Party:
     """Someone in the call, as its row names them (an extension or a number), the user they are (if
     any), and whether they heard the notice (nobody hears it twice)."""
@@ -93,8 +117,9 @@ class CallFlow:
                  caller: Event, plan: CallPlan, targets: tuple[DialTarget, ...], record: CallRecord,
                  owners: tuple[int, ...] = (), clock: Clock = now,
                  parties: tuple[Party, Party] | None = None, resolve_transfer: TransferResolver = no_transfers,
-                 find_call: CallFinder = no_calls) -> None:
+                 find_call: CallFinder = no_calls, timings: CallTimings | None = None) -> None:
         self.control = control
+        self.timings = timings or CallTimings()
         self.ledger = ledger
         self.owners = owners
         self.router = router
@@ -138,13 +163,13 @@ class CallFlow:
     def adopted(cls, control: CallControl, router: EventRouter, settings: CallSettings, ledger: CallLedger,
                 call_id: str, caller: str, answered: str, bridge: str, snoop: str | None,
                 recording: Recording | None, plan: CallPlan, owners: tuple[int, ...],
-                clock: Clock = now) -> CallFlow:
+                clock: Clock = now, timings: CallTimings | None = None) -> CallFlow:
         """A connected call found in Asterisk that this process did not start. ``plan``: the parties'
         policy as the directory says now (the code keeps working); empty if they could not be told."""
         record = CallRecord(call_id=call_id, caller_channel=caller, recording=recording,
                             outcome=DialStatus.ANSWER)
         flow = cls(control, router, settings, ledger, {"id": caller, "state": "Up"}, plan, (), record, owners,
-                   clock)
+                   clock, timings=timings)
         if recording is not None:
             ledger.hold(recording.name)
         flow.answered, flow.bridge, flow.snoop = answered, bridge, snoop
@@ -328,6 +353,7 @@ class CallFlow:
                 self.router.release(self.inbox)
                 self.record.ended_at = self.clock()
                 self.ledger.call_ended(self.record)
+                self.timings.outcomes[outcome_of(self.record, self.ended_by)] += 1
         return self.record
 
     def live_channels(self) -> list[str]:

@@ -106,6 +106,7 @@ class Talking(Phase):
                 await self._pass_on(party, action)
             else:
                 await self._on_code(user)
+                self.flow.timings.feature_code.observe(anyio.current_time() - at)
 
     async def _pass_on(self, channel: str, action: PassOn) -> None:
         other = self.flow.answered if channel == self.flow.caller else self.flow.caller

@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from asterisk_rec.calls.records import CdrRecord, from_ami, from_csv
 from asterisk_rec.calls.store import CallStore
 from asterisk_rec.config import CdrSettings
 from asterisk_rec.errors import InvalidInput
+from asterisk_rec.health.durations import SLOW, Durations
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class CdrIngest:
         self.csv_path = Path(settings.csv_path) if settings.csv_path else None
         self.csv_every = settings.csv_every_seconds
         self.counts = IngestCounts()
+        self.lag = Durations(SLOW)
         self._send, self._receive = anyio.create_memory_object_stream[CdrRecord](max_buffer_size=math.inf)
         self._csv_due = anyio.Event()
 
@@ -114,6 +117,10 @@ class CdrIngest:
             if failed_since is not None:
                 log.info("stored %d CDRs after %.0f s of failures", len(batch), anyio.current_time() - failed_since)
             self.counts.stored += new
+            # How late the rows are (an hour's recovery from the file included): from each call's end.
+            stored_at = datetime.now(UTC)
+            for record in batch:
+                self.lag.observe((stored_at - record.ended_at).total_seconds())
             return new
 
     async def _read_csv_regularly(self) -> None:

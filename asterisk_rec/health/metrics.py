@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from asterisk_rec.health.durations import FAST, SLOW, Durations
 from asterisk_rec.health.state import Dependencies
 
 
@@ -21,6 +22,10 @@ def _gauge(help_text: str) -> Any:
 
 def _counter(help_text: str) -> Any:
     return field(default=0, metadata={"kind": "counter", "help": help_text})
+
+
+def _histogram(help_text: str, bounds: tuple[float, ...] = FAST) -> Any:
+    return field(default_factory=lambda: Durations(bounds), metadata={"kind": "histogram", "help": help_text})
 
 
 def _counters_by(label: str, help_text: str) -> Any:
@@ -49,6 +54,14 @@ class Readings:
     app_down_calls: int = _counter("Calls Asterisk connected or refused without the app (AsteriskRecAppDown).")
     completeness_exceptions: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
         "reason", "Calls that had to be recorded and are not recorded completely, by reason.")
+    calls: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
+        "outcome", "Calls the app ended, by outcome (answered, busy, no_answer, unavailable, cancelled, failed).")
+    hangup_to_stored_seconds: Durations = _histogram(  # noqa: RUF009 (a field(), with its metadata)
+        "From a recording's end to its file stored in the archive.", SLOW)
+    feature_code_seconds: Durations = _histogram(  # noqa: RUF009 (a field(), with its metadata)
+        "From the feature code's last digit to the recording switched.")
+    cdr_lag_seconds: Durations = _histogram(  # noqa: RUF009 (a field(), with its metadata)
+        "From a CDR's end time to its row stored in PostgreSQL.", SLOW)
     alarms_active: int = _gauge("Alarms raised and not cleared.")
     alarms_raised: dict[str, int] = _counters_by(  # noqa: RUF009 (a field(), with its metadata)
         "kind", "Alarms raised, by kind.")
@@ -65,6 +78,11 @@ class ServiceCollector(Collector):
             family = GaugeMetricFamily if reading.metadata["kind"] == "gauge" else CounterMetricFamily
             name, help_text = f"asterisk_rec_{reading.name}", reading.metadata["help"]
             value = getattr(now, reading.name)
+            if reading.metadata["kind"] == "histogram":
+                histogram = HistogramMetricFamily(name, help_text)
+                histogram.add_metric([], value.cumulative(), sum_value=value.total)
+                yield histogram
+                continue
             if "label" not in reading.metadata:
                 yield family(name, help_text, value=value)
                 continue

@@ -10,8 +10,11 @@ import pytest
 
 from asterisk_rec.archive.paths import archive_path
 from asterisk_rec.callflow.app import newest_snoop
+from asterisk_rec.callflow.call import CallRecord, outcome_of
 from asterisk_rec.callflow.events import event_keys, event_time
+from asterisk_rec.callflow.phases import EndReason
 from asterisk_rec.channel_names import endpoint_of
+from asterisk_rec.policy import DialStatus
 from asterisk_rec.recording.naming import new_call_id, recording_name
 
 
@@ -76,3 +79,16 @@ def test_a_restarted_service_finds_the_calls_newest_snoop(channels: list[str], s
     """A call adopted after a transfer or a forwarding records from ``snoop<N>``: the highest N is its own
     (another call's snoop is not)."""
     assert newest_snoop("0123456789abcdef0123", {channel: {} for channel in channels}) == snoop
+
+
+def test_a_calls_outcome_for_metrics() -> None:
+    """Joined: answered (an adopted call too); handed back busy, unanswered or unavailable as such; a
+    fault before joining: failed; the caller giving up while it rang: cancelled."""
+    joined = CallRecord("c", "ch", joined_at=datetime(2026, 12, 6, tzinfo=UTC))
+    assert outcome_of(joined, EndReason.CALLER_HUNG_UP) == "answered"
+    assert outcome_of(CallRecord("c", "ch", outcome=DialStatus.ANSWER), None) == "answered"
+    assert outcome_of(CallRecord("c", "ch", outcome=DialStatus.BUSY), EndReason.UNANSWERED) == "busy"
+    assert outcome_of(CallRecord("c", "ch", outcome=DialStatus.NOANSWER), EndReason.UNANSWERED) == "no_answer"
+    assert outcome_of(CallRecord("c", "ch", outcome=DialStatus.CHANUNAVAIL), EndReason.UNANSWERED) == "unavailable"
+    assert outcome_of(CallRecord("c", "ch"), EndReason.FAULT) == "failed"
+    assert outcome_of(CallRecord("c", "ch"), EndReason.CALLER_HUNG_UP) == "cancelled"

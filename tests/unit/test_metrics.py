@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import generate_latest
 
+from asterisk_rec.health.durations import Durations
 from asterisk_rec.health.metrics import CountRequests, Metrics, Readings
 from asterisk_rec.health.state import Dependencies
 
@@ -77,7 +78,7 @@ def test_the_dashboard_graphs_only_metrics_the_service_exposes() -> None:
     dependencies.up("ari")
     # Every labelled family with a value: a family without any serves no series.
     metrics.watch_service(lambda: Readings(completeness_exceptions={"too_short": 1},
-                                                  alarms_raised={"ami_lost": 1}), dependencies)
+                                                  alarms_raised={"ami_lost": 1}, calls={"answered": 1}), dependencies)
     metrics.http_requests.labels("/metrics", "GET", "200").inc()
     served = {line.split("{")[0].split(" ")[0] for line in generate_latest(metrics.registry).decode().splitlines()
               if line and not line.startswith("#")}
@@ -87,3 +88,17 @@ def test_the_dashboard_graphs_only_metrics_the_service_exposes() -> None:
     named = {name for query in queries for name in re.findall(r"\b(asterisk_rec_[a-z_]+)\b", query)}
     assert named <= served, named - served
     assert served <= named, served - named
+
+
+def test_durations_are_served_as_a_histogram() -> None:
+    """Observed durations land in their buckets (an observation on a bound counts in it, one beyond the
+    last in +Inf), served cumulatively with their sum and count."""
+    timed = Durations((0.1, 1.0))
+    for seconds in (0.05, 0.1, 0.5, 3.0, -1.0):
+        timed.observe(seconds)
+    assert timed.cumulative() == [("0.1", 3), ("1.0", 4), ("+Inf", 5)] and timed.count == 5
+    metrics = Metrics()
+    metrics.watch_service(lambda: Readings(feature_code_seconds=timed), None)
+    text = generate_latest(metrics.registry).decode()
+    assert 'asterisk_rec_feature_code_seconds_bucket{le="+Inf"} 5.0' in text
+    assert "asterisk_rec_feature_code_seconds_sum 3.65" in text
