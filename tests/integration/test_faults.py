@@ -29,6 +29,7 @@ from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_t
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
 from tests.integration.conftest import PASSWORD, PORTAL_PORT, Mailbox, Portal, ServiceProcess, SetModes
 from tests.integration.phones import finish, talk
+from tests.integration.test_completeness import completeness_cli
 
 pytestmark = pytest.mark.anyio
 
@@ -173,11 +174,13 @@ async def burst(workdir: Path, calls: int, talk_ms: int) -> None:
 
 
 async def test_postgresql_stopped_60_s_while_20_recorded_calls_are_set_up(
-        settings: Settings, service: ServiceProcess, set_modes: SetModes, records: Records, tmp_path: Path) -> None:
+        settings: Settings, service: ServiceProcess, set_modes: SetModes, records: Records, lab_env_file: Path,
+        tmp_path: Path) -> None:
     """PostgreSQL stops; 20 recorded calls are set up (all within two seconds) and talk 20 s; PostgreSQL
     comes back after 60 s. Every call is set up as fast as with PostgreSQL up (attributed from the
     directory in memory, written down in the local journal), recorded from the moment the parties meet
-    to its end, and once PostgreSQL is back every call row and recording row is there, exactly once."""
+    to its end, and once PostgreSQL is back every call row and recording row is there, exactly once, and
+    none of the calls is a completeness exception."""
     await set_modes(alice="always")
     lab, postgresql = lab_service("postgresql")
     # The same burst with PostgreSQL up first: how fast calls are set up here anyway.
@@ -208,6 +211,10 @@ async def test_postgresql_stopped_60_s_while_20_recorded_calls_are_set_up(
     rows = await records.rows("SELECT call_id, count(*) AS n FROM calls WHERE started_at >= %s GROUP BY call_id",
                               (before.since,))
     assert all(r["n"] == 1 for r in rows) and len(rows) == BURST, rows
+    # PostgreSQL away is not an exception by itself: every call of the outage is judged complete.
+    linked = {r["linked_id"] for r in await records.calls_since(before)}
+    _, (report,) = await anyio.to_thread.run_sync(completeness_cli, lab_env_file)
+    assert not [e for e in report["exceptions"] if e["linked_id"] in linked], report["exceptions"]
 
 
 @contextmanager
