@@ -188,7 +188,7 @@ def service(settings: Settings, lab_env_file: Path, mailbox: Mailbox, exports_ro
          "--set", "web.login_failures_per_address=100000",
          "--set", "retention.purge_every_hours=0", "--set", f"service.journal={workdir / 'journal.sqlite3'}",
          # The completeness tests find their exceptions in the log soon after the call.
-         "--set", "completeness.check_every_seconds=2",
+         "--set", "completeness.check_every_seconds=2", "--set", "alarms.quiet_minutes=0.5",
          "serve"],
         workdir / "service.log")
     process.start()

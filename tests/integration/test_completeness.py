@@ -26,7 +26,7 @@ from asterisk_rec.lab import LabSettings
 from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, CAROL_DESK
 from tests.integration.calls import Records, Snapshot
-from tests.integration.conftest import Portal, ServiceProcess, SetModes
+from tests.integration.conftest import Mailbox, Portal, ServiceProcess, SetModes
 from tests.integration.phones import talk
 
 pytestmark = pytest.mark.anyio
@@ -112,12 +112,15 @@ async def test_ordinary_calls_are_judged_complete(records: Records, set_modes: S
 
 async def test_app_stopped_under_fail_open_is_an_exception(records: Records, set_modes: SetModes,
                                                            service: ServiceProcess, portal: Portal,
-                                                           lab_env_file: Path, tmp_path: Path) -> None:
+                                                           mailbox: Mailbox, lab_env_file: Path,
+                                                           tmp_path: Path) -> None:
     """The service stopped, Carol calls Bob (recorded always): the dialplan connects the call unrecorded
     and marks its CDR; started again, the service reads the CDR from Asterisk's file and the call is an
-    exception: app down."""
+    exception: app down; the organisation's completeness alarm is e-mailed to its admins."""
     await set_modes(bob="always")
     before = await records.snapshot()
+    subject = "Alarm: calls that had to be recorded are not recorded completely (lab)"
+    mailed_before = [m["Subject"] for m in mailbox.to(portal.admin.email)].count(subject)
     service.stop()
     try:
         await talk(tmp_path, CAROL_DESK, "202", BOB_DESK, call_ms=2000)
@@ -126,6 +129,11 @@ async def test_app_stopped_under_fail_open_is_an_exception(records: Records, set
     (linked_id,) = [row["linked_id"] for row in await records.wait_for_calls(before, 1, within=90)]
     found = await assert_reported_everywhere(portal, service, lab_env_file, linked_id, "app_down")
     assert (found["caller"], found["callee"]) == ("203", "202")
+    # The organisation's admins are told (in English: the portal's admin reads it), once for the incident
+    # (the suite's quiet time is 30 s: an earlier test's incident is over).
+    with anyio.fail_after(20):
+        while [m["Subject"] for m in mailbox.to(portal.admin.email)].count(subject) == mailed_before:  # noqa: ASYNC110
+            await anyio.sleep(0.3)
 
 
 @contextmanager
