@@ -230,7 +230,8 @@ class StasisApp:
             return
         args = event.get("args") or []
         if args[:1] == ["call"] and len(args) >= 2:
-            self.task_group.start_soon(self.handle_call, event["channel"], args[1], args[2] if len(args) > 2 else "")
+            self.task_group.start_soon(self.handle_call, event["channel"], args[1], args[2] if len(args) > 2 else "",
+                                       args[3] if len(args) > 3 else None)
         else:
             log.warning("channel %s entered the app with unexpected arguments %s", event["channel"]["name"], args)
 
@@ -317,7 +318,9 @@ class StasisApp:
             return
         ringing[0].pick_up(channel, picker)
 
-    async def handle_call(self, channel: Event, number: str, organisation_name: str) -> None:
+    async def handle_call(self, channel: Event, number: str, organisation_name: str,
+                          linked_id: str | None = None) -> None:
+        """``linked_id``: the call's LinkedID as the dialplan passed it (else asked of Asterisk)."""
         picking = self._picker(channel, number)
         if picking is not None:
             await self._pick_up(channel, *picking)
@@ -347,7 +350,8 @@ class StasisApp:
                  ", ".join(u.name for u in plan.recorded) or "nobody")
         try:
             await self.control.tag_call(channel["id"], call_id)
-            linked_id = await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or channel["id"]
+            linked_id = linked_id or await self.control.get_variable(channel["id"], "CHANNEL(linkedid)") or \
+                channel["id"]
             app_call = self._app_call(call_id, linked_id, channel, number, parties, self.clock())
             await self.ledger.call_started(app_call)
         except Exception:

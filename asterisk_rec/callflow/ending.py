@@ -42,9 +42,10 @@ class Ending(Phase):
             except AriError as err:
                 self._warn(f"hanging up {channel}", err)
         recording = flow.recording
-        if recording is not None and recording.close(flow.clock()):
+        # A snoop's recording ends with the snoop (just hung up, with the call's other channels): asking
+        # Asterisk to stop it as well would only get a 404. A bridge's must be stopped.
+        if recording is not None and recording.close(flow.clock()) and flow.snoop is None:
             try:
-                # A snoop's recording ends with the snoop; a bridge's must be stopped.
                 await flow.control.stop_recording(recording.name)
             except AriError as err:
                 self._warn("closing the recording", err)
