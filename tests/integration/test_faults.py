@@ -313,8 +313,8 @@ async def archive_read_only_30_s(settings: Settings, service: ServiceProcess, re
             await anyio.sleep(0.3)
     await anyio.sleep(6)  # a look of the alarms later: nothing more
     for who, subjects in expected.items():
-        got = [m["Subject"] for m in mailbox.to(who)[mails_before[who]:]
-               if "stored" in m["Subject"] or "opgeslagen" in m["Subject"]]
+        got = [subject for subject in mailbox.subjects(who)[mails_before[who]:]
+               if "stored" in subject or "opgeslagen" in subject]
         assert [subject.split(" (")[0] for subject in got] == subjects, got
 
 
