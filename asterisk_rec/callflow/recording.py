@@ -78,10 +78,6 @@ class Recording:
                    excused=list(covered.excused))
 
     @property
-    def covered(self) -> Coverage:
-        return Coverage(self.parts, self.required_since, tuple(self.excused))
-
-    @property
     def is_open(self) -> bool:
         return self.state in OPEN
 

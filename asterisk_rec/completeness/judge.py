@@ -33,7 +33,6 @@ class ContinuousCheck:
         # Per organisation, for its alarm: how many found, and when the last was (monotonic seconds).
         self.found_in: Counter[int] = Counter()
         self.last_found_in: dict[int, float] = {}
-        self.rounds = 0
 
     async def run(self) -> None:
         if self.every_seconds <= 0:
@@ -61,5 +60,4 @@ class ContinuousCheck:
                 log.error("completeness: the call %s from %s to %s at %s was not recorded completely: %s (%s)",
                           facts.linked_id, facts.caller, facts.callee, f"{facts.started_at:%Y-%m-%d %H:%M:%S%z}",
                           verdict.reason.value, verdict.detail)
-        self.rounds += 1
         return new
