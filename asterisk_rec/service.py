@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -98,13 +99,18 @@ async def serve(settings: Settings) -> None:
         dependencies.expect("directory")
         await directory_cache.load()
         journal = stack.enter_context(contextlib.closing(Journal(Path(settings.service.journal)).open()))
-        calls = CallStore(db, settings.calls.trunk_plan.endpoints,
-                          attribute_unrecorded=partial(_unrecorded_call, directory_cache))
         app_down = AppDownCount()
         ami.on_event("UserEvent", app_down.on_user_event)
+        calls = CallStore(db, settings.calls.trunk_plan.endpoints,
+                          attribute_unrecorded=partial(_unrecorded_call, directory_cache, app_down))
         completeness_store = CompletenessStore(db)
         completeness = ContinuousCheck(completeness_store, rules_of(settings.completeness),
                                        settings.completeness.check_every_seconds)
+        # An incident of calls without the app or of exceptions outlives a restart: its quiet time runs on.
+        evidence = await completeness_store.evidence_since(
+            datetime.now(UTC) - timedelta(minutes=settings.alarms.quiet_minutes))
+        app_down.call_at(evidence.last_app_down)
+        completeness.remember(evidence.exceptions)
         ingest = CdrIngest(calls, settings.cdr)
         ami.on_event("Cdr", ingest.on_cdr_event)
         ami.on_login(ingest.on_ami_login)
@@ -167,11 +173,15 @@ async def serve(settings: Settings) -> None:
             await keep_connected(settings, app, dependencies)
 
 
-def _unrecorded_call(directory: DirectoryCache, record: CdrRecord) -> AppDownCall | None:
+def _unrecorded_call(directory: DirectoryCache, app_down: AppDownCount, record: CdrRecord) -> AppDownCall | None:
     """A CDR the dialplan marked: the call it connected (or refused) without the app."""
-    return app_down_call(record.unrecorded or "", linked_id=record.linked_id, caller=record.source,
+    call = app_down_call(record.unrecorded or "", linked_id=record.linked_id, caller=record.source,
                          number=record.destination, channel=record.channel, at=record.started_at,
                          directory=directory)
+    if call is not None:
+        # Perhaps while this service was not running: no UserEvent told it of the call.
+        app_down.call_at(call.at)
+    return call
 
 
 def _alarm_readings(dependencies: Dependencies, app_down: AppDownCount, completeness: ContinuousCheck,

@@ -5,12 +5,15 @@ counted by its reason. A call is judged once its recording should be stored; unt
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import anyio
 
+from asterisk_rec.completeness.evidence import monotonic_at
 from asterisk_rec.completeness.model import Reason, Rules
 from asterisk_rec.completeness.service import verdict_on
 from asterisk_rec.completeness.store import CompletenessStore
@@ -33,6 +36,13 @@ class ContinuousCheck:
         # Per organisation, for its alarm: how many found, and when the last was (monotonic seconds).
         self.found_in: Counter[int] = Counter()
         self.last_found_in: dict[int, float] = {}
+
+    def remember(self, exceptions: Mapping[int, tuple[int, datetime]]) -> None:
+        """What an earlier process found lately (from the table, at start), for the alarms."""
+        for organisation_id, (count, last) in exceptions.items():
+            self.found_in[organisation_id] += count
+            self.last_found_in[organisation_id] = max(self.last_found_in.get(organisation_id, -math.inf),
+                                                      monotonic_at(last))
 
     async def run(self) -> None:
         if self.every_seconds <= 0:

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from asterisk_rec.adapters.db import Database
 from asterisk_rec.completeness import wire
+from asterisk_rec.completeness.evidence import RecentEvidence
 from asterisk_rec.completeness.model import RecordedCall, RecordingStatus, UnrecordedCall
 
 Connection = psycopg.AsyncConnection[Any]
@@ -129,3 +130,14 @@ class CompletenessStore:
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (linked_id) DO NOTHING RETURNING linked_id",
                 (facts.linked_id, facts.organisation_id, reason, detail, facts.started_at))
             return await cursor.fetchone() is not None
+
+    async def evidence_since(self, since: datetime) -> RecentEvidence:
+        """The calls without the app and the exceptions found since ``since`` (the alarms' quiet time)."""
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT max(at) FROM unrecorded_calls WHERE at >= %s", (since,))
+            (last_app_down,) = await cursor.fetchone() or (None,)
+            cursor = await conn.execute(
+                "SELECT organisation_id, count(*), max(found_at) FROM completeness_exceptions"
+                " WHERE found_at >= %s GROUP BY organisation_id", (since,))
+            exceptions = {organisation_id: (count, last) for organisation_id, count, last in await cursor.fetchall()}
+        return RecentEvidence(last_app_down, exceptions)

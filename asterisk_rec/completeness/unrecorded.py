@@ -6,12 +6,14 @@ parties' policy required it recorded (pure but for the directory lookups)."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from asterisk_rec.channel_names import endpoint_of
+from asterisk_rec.completeness.evidence import monotonic_at
 from asterisk_rec.completeness.model import UnrecordedCall
 from asterisk_rec.completeness.store import AppDownCall
 from asterisk_rec.directory.models import Organisation, User
@@ -59,12 +61,21 @@ def app_down_call(mark: str, *, linked_id: str, caller: str, number: str, channe
 
 class AppDownCount:
     """Asterisk's ``UserEvent AsteriskRecAppDown`` as it is heard over AMI (while the service runs and the
-    Stasis app does not): counted and logged as it happens; the call itself is in its marked CDR."""
+    Stasis app does not): counted and logged as it happens; the call itself is in its marked CDR.
+
+    The alarm lasts until no call went without the app for its quiet time: the last such call is also
+    learnt from the marked CDRs as they are read (calls while the service itself was not running, which no
+    UserEvent told it of) and, at start, from those already stored (a restart does not end the incident)."""
 
     def __init__(self) -> None:
         self.calls = 0
-        # When the last was heard (monotonic seconds), for the alarm.
+        # When the last call without the app was (monotonic seconds), for the alarm.
         self.last_heard: float | None = None
+
+    def call_at(self, at: datetime | None) -> None:
+        """A call without the app at ``at`` (from its CDR or the table): the latest is kept."""
+        if at is not None:
+            self.last_heard = max(self.last_heard or -math.inf, monotonic_at(at))
 
     def on_user_event(self, manager: Any, event: Mapping[str, str]) -> None:
         """panoramisk's callback (in the event loop)."""

@@ -123,6 +123,20 @@ class ServiceProcess:
             time.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def dutch_admin(settings: Settings) -> AsyncIterator[str]:
+    """Another admin of the lab organisation, who reads Dutch, for the block's time."""
+    email = f"beheer-{uuid.uuid4().hex[:8]}@portal.example"
+    async with Database(settings.database, max_size=1) as db:
+        await AccountStore(db).add(LAB_ORGANISATION, email, "Beheerder", "admin", PASSWORD, None, "nl")
+        try:
+            yield email
+        finally:
+            async with db.pool.connection() as conn:
+                await conn.execute("DELETE FROM accounts WHERE email = %s", (email,))
+
+
+
 SMTP_PORT = 10025
 
 

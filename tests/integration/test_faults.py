@@ -8,9 +8,8 @@ import functools
 import shutil
 import subprocess
 import tempfile
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,12 @@ import anyio
 import httpx
 import pytest
 
-from asterisk_rec.accounts.store import AccountStore
-from asterisk_rec.adapters.db import Database
 from asterisk_rec.config import Settings
 from asterisk_rec.lab import Lab, LabSettings
-from asterisk_rec.lab.directory import LAB_ORGANISATION
 from asterisk_rec.lab.services import ServiceSpec, service_specs
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
 from tests.integration.calls import CALLEE_HZ, CALLER_HZ, Records, Snapshot, assert_both_tones
-from tests.integration.conftest import PASSWORD, PORTAL_PORT, Mailbox, Portal, ServiceProcess, SetModes
+from tests.integration.conftest import PORTAL_PORT, Mailbox, Portal, ServiceProcess, SetModes, dutch_admin
 from tests.integration.phones import finish, talk
 from tests.integration.test_completeness import completeness_cli
 
@@ -316,19 +312,6 @@ async def archive_read_only_30_s(settings: Settings, service: ServiceProcess, re
         got = [subject for subject in mailbox.subjects(who)[mails_before[who]:]
                if "stored" in subject or "opgeslagen" in subject]
         assert [subject.split(" (")[0] for subject in got] == subjects, got
-
-
-@asynccontextmanager
-async def dutch_admin(settings: Settings) -> AsyncIterator[str]:
-    """Another admin of the lab organisation, who reads Dutch, for the block's time."""
-    email = f"beheer-{uuid.uuid4().hex[:8]}@portal.example"
-    async with Database(settings.database, max_size=1) as db:
-        await AccountStore(db).add(LAB_ORGANISATION, email, "Beheerder", "admin", PASSWORD, None, "nl")
-        try:
-            yield email
-        finally:
-            async with db.pool.connection() as conn:
-                await conn.execute("DELETE FROM accounts WHERE email = %s", (email,))
 
 
 async def test_asterisk_restarted_between_calls(settings: Settings, service: ServiceProcess, set_modes: SetModes,

@@ -3,10 +3,14 @@ raise them from what the service's parts report."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from asterisk_rec.alarms.conditions import Readings, Thresholds, holding
 from asterisk_rec.alarms.model import AlarmKey, AlarmKind, Incident, Notice, Timing, update
+from asterisk_rec.completeness.judge import ContinuousCheck
+from asterisk_rec.completeness.model import Rules
+from asterisk_rec.completeness.unrecorded import AppDownCount
 from asterisk_rec.health.state import Dependency
 
 T0 = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
@@ -71,3 +75,33 @@ def test_the_archive_failing_and_a_full_disk_raise_alarms() -> None:
                              disks={"archive": 95.0, "spool": 50.0}), Thresholds(disk_percent=90))
     assert found == {AlarmKey(AlarmKind.ARCHIVE_FAILING): "No space left on device",
                      AlarmKey(AlarmKind.DISK_FILLING): "the archive disk is 95 % full"}
+
+
+def test_calls_without_the_app_are_learnt_from_their_cdrs_and_the_table_the_latest_kept() -> None:
+    """A marked CDR of a call 5 min ago (the service was not running to hear its UserEvent) puts the last
+    call without the app 300 s back on the alarms' clock; an older one read later does not move it back;
+    nothing known: nothing moves."""
+    count = AppDownCount()
+    count.call_at(None)
+    assert count.last_heard is None
+    now = datetime.now(UTC)
+    count.call_at(now - timedelta(minutes=5))
+    assert count.last_heard is not None and abs(time.monotonic() - count.last_heard - 300) < 5
+    latest = count.last_heard
+    count.call_at(now - timedelta(hours=2))
+    assert count.last_heard == latest
+    assert AlarmKey(AlarmKind.APP_DOWN) in holding(readings(now=time.monotonic(), app_down_last_heard=latest))
+
+
+def test_exceptions_an_earlier_process_found_carry_their_incident_on() -> None:
+    """At start the check remembers the table's recent exceptions per organisation: counted, and the last
+    one's moment on the alarms' clock (an older note never moves it back)."""
+    check = ContinuousCheck(None, Rules(), 0)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    check.remember({7: (3, now - timedelta(minutes=2))})
+    check.remember({7: (1, now - timedelta(hours=1))})
+    assert check.found_in[7] == 4
+    assert abs(time.monotonic() - check.last_found_in[7] - 120) < 5
+    found = holding(readings(now=time.monotonic(), exceptions_last_found=dict(check.last_found_in),
+                             exceptions_found=dict(check.found_in)))
+    assert found == {AlarmKey(AlarmKind.COMPLETENESS, 7): "4 calls not recorded completely"}
