@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Iterable, Mapping
@@ -91,10 +92,37 @@ class ServiceSettings:
     # A file to trace ARI into (every event and command, as JSON lines; it holds the parties' numbers):
     # for support and for recording the replay tests' fixtures. Empty: off.
     ari_trace: str = ""
+    # The Asterisk node this instance serves (its calls, recordings and lease are the node's).
+    node: str = "main"
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"service.log_format {self.log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
+        if not NODE_NAME.fullmatch(self.node):
+            raise ConfigError(f"service.node {self.node!r}: 1 to 63 letters, digits, '.', '_' or '-'")
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+@dataclass(frozen=True)
+class StandbySettings:
+    # Two instances of the service for one Asterisk node, on two machines: a lease in PostgreSQL makes one
+    # active; the other waits and takes over when the active one dies or loses PostgreSQL.
+    enabled: bool = False
+    # How long PostgreSQL grants the lease (the takeover after a crash takes about this long).
+    lease_seconds: float = 3.0
+    renew_every_seconds: float = 0.5
+    # How often a standby asks whether the lease is free.
+    poll_every_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lease_seconds <= 60:
+            raise ConfigError(f"standby.lease_seconds {self.lease_seconds}: between 1 and 60")
+        for name in ("renew_every_seconds", "poll_every_seconds"):
+            value = getattr(self, name)
+            if not 0.05 <= value <= self.lease_seconds / 3:
+                raise ConfigError(f"standby.{name} {value}: between 0.05 and a third of standby.lease_seconds")
 
 
 RECORDING_METHODS = ("snoop", "bridge")
@@ -346,6 +374,7 @@ class Settings:
     export: ExportSettings = field(default_factory=ExportSettings)
     completeness: CompletenessSettings = field(default_factory=CompletenessSettings)
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    standby: StandbySettings = field(default_factory=StandbySettings)
 
 
 ENV_SECTION_NAMES = {"database": "DB"}
@@ -395,6 +424,7 @@ SECTIONS: dict[str, type] = {
     "export": ExportSettings,
     "completeness": CompletenessSettings,
     "alarms": AlarmSettings,
+    "standby": StandbySettings,
 }
 
 

@@ -55,6 +55,9 @@ from asterisk_rec.jobs.records import JobRecords
 from asterisk_rec.jobs.supervisor import describe, supervised
 from asterisk_rec.mail.mailer import Mailer
 from asterisk_rec.retention.service import RetentionService
+from asterisk_rec.standby.lease import LeaseTerms, holder_name
+from asterisk_rec.standby.service import NodeLease
+from asterisk_rec.standby.store import LeaseStore
 from asterisk_rec.store.migrate import migrate
 from asterisk_rec.web.app import run_web, web_context
 
@@ -78,6 +81,30 @@ async def check(settings: Settings) -> Health:
 
 
 async def serve(settings: Settings) -> None:
+    if not settings.standby.enabled:
+        await serve_active(settings)
+        return
+    # Active or standby, as the node's lease says. The lease is on a connection of its own (the pool may
+    # be busy, or gone with a stepped-down service).
+    async with Database(settings.database, settings.service.connect_timeout, max_size=1) as db:
+        async with db.pool.connection() as connection:
+            await migrate(connection)
+        conninfo = db.conninfo
+    node = settings.service.node
+    standby = settings.standby
+    lease = NodeLease(LeaseStore(conninfo), node, holder_name(node),
+                      LeaseTerms(standby.lease_seconds, standby.renew_every_seconds, standby.poll_every_seconds))
+    async with anyio.create_task_group() as tasks:
+        # Alive for systemd in either role: a standby is a service that runs, waiting.
+        tasks.start_soon(systemd.keep_watchdog_fed)
+        systemd.notify("READY=1")
+        await lease.run_while_active(partial(serve_active, settings, systemd_told=True))
+        tasks.cancel_scope.cancel()
+
+
+async def serve_active(settings: Settings, systemd_told: bool = False) -> None:
+    """The service, controlling the calls of its Asterisk; ``systemd_told``: the caller keeps systemd's
+    watchdog fed and said it is ready."""
     timeout = settings.service.connect_timeout
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(Database(settings.database, timeout))
@@ -167,9 +194,10 @@ async def serve(settings: Settings) -> None:
             app = StasisApp(control, directory_cache, settings.calls, ledger, tasks)
             web.metrics.watch_service(partial(_readings, app, archiver, ingest, app_down, completeness, alarms),
                                       dependencies)
-            tasks.start_soon(systemd.keep_watchdog_fed)
-            # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
-            systemd.notify("READY=1")
+            if not systemd_told:
+                tasks.start_soon(systemd.keep_watchdog_fed)
+                # Ready for systemd: calls are taken as soon as ARI is connected (or retried until it is).
+                systemd.notify("READY=1")
             await keep_connected(settings, app, dependencies)
 
 

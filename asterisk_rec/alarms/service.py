@@ -20,6 +20,8 @@ from asterisk_rec.mail.mailer import Mailer, MailFailed
 
 log = logging.getLogger(__name__)
 
+MAIL_WITHIN_SECONDS = 15.0
+
 
 class AlarmWatch:
     def __init__(self, store: AlarmStore, mailer: Mailer, settings: AlarmSettings,
@@ -48,8 +50,12 @@ class AlarmWatch:
         for item in told:
             await self._note(item)
         self.active = after
-        for item in told:
-            await self._mail(item)
+        # Noted as told already: a stop meanwhile must not cut the e-mails short (bounded, so a hanging
+        # mail server cannot hold a stop up). A kill -9 in these moments loses them: the table and the log
+        # keep the incident.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(MAIL_WITHIN_SECONDS):
+            for item in told:
+                await self._mail(item)
         return told
 
     async def _note(self, told: Told) -> None:

@@ -62,6 +62,19 @@ def tone_windows(audio: Audio, frequency: float, window_ms: int = 100) -> list[b
     return [tone_share(w, audio.rate, frequency) >= TONE_SHARE for w in windows(audio, window_ms)]
 
 
+def longest_hole_ms(audio: Audio, frequency: float, window_ms: int = 100) -> int:
+    """The longest run of windows without the tone, from its first window to its last (in ms)."""
+    flags = tone_windows(audio, frequency, window_ms)
+    if True not in flags:
+        return len(flags) * window_ms
+    inside = flags[flags.index(True):len(flags) - flags[::-1].index(True)]
+    longest = run = 0
+    for held in inside:
+        run = 0 if held else run + 1
+        longest = max(longest, run)
+    return longest * window_ms
+
+
 def tone_coverage(audio: Audio, frequency: float, window_ms: int = 100) -> float:
     """The share of the recording's windows that hold the tone."""
     flags = tone_windows(audio, frequency, window_ms)

@@ -78,8 +78,9 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.offset = 0
 
-    def start(self, *settings: str) -> None:
-        """Starts it, with ``section.key=value`` settings beyond the fixture's."""
+    def start(self, *settings: str, ready: str = "asterisk-rec is running") -> None:
+        """Starts it, with ``section.key=value`` settings beyond the fixture's, and waits until it logs
+        ``ready``."""
         # In characters, as wait_for_log and the tests slice the log's text (a byte count is not one once
         # the log holds a character beyond ASCII).
         offset = len(self.log.read_text()) if self.log.exists() else 0
@@ -91,7 +92,7 @@ class ServiceProcess:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
-        while "asterisk-rec is running" not in self.log.read_text()[offset:]:
+        while ready not in self.log.read_text()[offset:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the service did not start:\n{self.log.read_text()[offset:][-3000:]}")
             time.sleep(0.1)

@@ -7,7 +7,7 @@ import wave
 from array import array
 from pathlib import Path
 
-from asterisk_rec.testing.tones import Audio, read_wav, sine, tone_coverage, tone_windows
+from asterisk_rec.testing.tones import Audio, longest_hole_ms, read_wav, sine, tone_coverage, tone_windows
 
 
 def test_pure_tone_fills_every_window() -> None:
@@ -37,6 +37,17 @@ def test_windows_follow_where_the_tone_is() -> None:
     """Half a second of silence then half a second of tone: the first five windows empty, the last five full."""
     audio = Audio(array("h", [0] * 4000) + sine(1000, 0.5), 8000)
     assert tone_windows(audio, 1000) == [False] * 5 + [True] * 5
+
+
+def test_the_longest_hole_is_between_the_tone_s_first_and_last_window() -> None:
+    """Silence before and after the tone is not a hole; 300 ms of silence within it is, and the longer of
+    two holes counts; a tone never heard is one hole as long as the audio."""
+    silence = array("h", [0] * 2400)
+    audio = Audio(silence + sine(1000, 1.0) + silence + sine(1000, 0.5) + array("h", [0] * 800)
+                  + sine(1000, 0.5) + silence, 8000)
+    assert longest_hole_ms(audio, 1000) == 300
+    assert longest_hole_ms(Audio(sine(1000, 1.0), 8000), 1000) == 0
+    assert longest_hole_ms(Audio(silence, 8000), 1000) == 300
 
 
 def test_read_wav_roundtrip(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""A standby instance for each Asterisk node: a lease in PostgreSQL makes one instance active."""
