@@ -4,18 +4,13 @@ started again after."""
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
-from functools import partial
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
-from anyio.abc import SocketStream
 
 from asterisk_rec.config import Settings
 from asterisk_rec.testing.sipp import ALICE_DESK, BOB_DESK, answer, call, ulaw_tone
@@ -103,81 +98,3 @@ async def test_the_standby_takes_over_within_5_s_of_the_active_one_killed(
             assert max(holes.values()) <= 100, (recording["name"], holes)
         first.start(*standby_settings(tmp_path, "first"), ready=STANDBY)
         assert "stepping down" not in second.log.read_text()
-
-
-class Blackhole:
-    """A TCP relay on loopback to PostgreSQL that can be cut as a network cut does: it stops passing bytes
-    either way, and new connections hang (nothing is refused, nothing closed)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.cut = anyio.Event()
-        self.port = 0
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Blackhole]:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(listener.serve, self._relay)
-            try:
-                yield self
-            finally:
-                tasks.cancel_scope.cancel()
-
-    async def _relay(self, client: SocketStream) -> None:
-        """One connection relayed both ways; either side closing or failing ends it (and only it)."""
-        async with client:
-            try:
-                server = await anyio.connect_tcp("127.0.0.1", self.target_port)
-            except OSError:
-                return
-            async with server, anyio.create_task_group() as tasks:
-                async def one_way(source: SocketStream, sink: SocketStream) -> None:
-                    with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
-                                             anyio.EndOfStream):
-                        await self._pass(source, sink)
-                    tasks.cancel_scope.cancel()
-
-                tasks.start_soon(one_way, client, server)
-                tasks.start_soon(one_way, server, client)
-
-    async def _pass(self, source: SocketStream, sink: SocketStream) -> None:
-        async for data in source:
-            if self.cut.is_set():
-                await anyio.sleep_forever()
-            await sink.send(data)
-
-
-def logged_at(log: str, text: str) -> datetime:
-    """When a text-format log line holding ``text`` was written (its leading timestamp)."""
-    line = next(line for line in log.splitlines() if text in line)
-    stamp = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})", line)
-    assert stamp is not None, line
-    return datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S,%f")
-
-
-async def test_an_active_instance_cut_off_from_postgresql_steps_down_before_the_standby_takes_over(
-        settings: Settings, service: ServiceProcess, tmp_path: Path) -> None:
-    """The active instance reaches PostgreSQL through a relay that is then cut (bytes stop, nothing is
-    refused): it steps down, its Stasis app off Asterisk, before the standby takes the lease (which it does
-    within 5 s), and the standby, now active, stays so."""
-    with two_instances(service, tmp_path) as (first, second):
-        async with Blackhole(settings.database.port).running() as relay:
-            # In threads: the relay runs in this event loop, which a start's wait would block.
-            await anyio.to_thread.run_sync(
-                partial(first.start, *standby_settings(tmp_path, "first", f"database.port={relay.port}")))
-            await anyio.to_thread.run_sync(partial(second.start, *standby_settings(tmp_path, "second"),
-                                                   ready=STANDBY))
-            offsets = first.log_size(), second.log_size()
-            relay.cut.set()
-            cut = time.monotonic()
-            await wait_for_text(second, RUNNING, offsets[1], within=30)
-            assert time.monotonic() - cut <= 5.0 + 1.0  # (its reconcile and log line after the takeover)
-            first_log = first.log.read_text()[offsets[0]:]
-            second_log = second.log.read_text()[offsets[1]:]
-            assert "stepping down on node 'main'" in first_log, first_log[-3000:]
-            stepped_down = logged_at(first_log, "stepping down on node 'main'")
-            took_over = logged_at(second_log, "active for node 'main'")
-            assert stepped_down < took_over, (stepped_down, took_over)
-            assert "stepping down" not in second_log
