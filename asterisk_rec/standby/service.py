@@ -27,7 +27,6 @@ class NodeLease:
         self.holder = holder
         self.terms = terms
         self.active = False
-        self.step_downs = 0
         self._held_until = 0.0
 
     async def run_while_active(self, active: Callable[[], Awaitable[None]]) -> None:
@@ -91,7 +90,6 @@ class NodeLease:
                 await self.store.discard()
                 why = "PostgreSQL did not renew the lease in time"
         self.active = False
-        self.step_downs += 1
         log.error("stepping down on node %r: %s; the calls go on in Asterisk for the instance that takes over",
                   self.node, why)
         step_down.cancel()

@@ -4,15 +4,11 @@ connection of its own (never waiting behind the pool's work), made again after a
 from __future__ import annotations
 
 import contextlib
-import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import anyio
 import psycopg
-
-log = logging.getLogger(__name__)
 
 CLOSE_SECONDS = 0.5
 
@@ -30,7 +26,6 @@ _TAKE = (
 @dataclass(frozen=True)
 class LeaseHolder:
     holder: str
-    acquired_at: datetime
     expires_in: float  # seconds, by PostgreSQL's clock
 
 
@@ -70,7 +65,7 @@ class LeaseStore:
     async def holder_of(self, node: str) -> LeaseHolder | None:
         connection = await self._connected()
         cursor = await connection.execute(
-            "SELECT holder, acquired_at, extract(epoch FROM expires_at - clock_timestamp())::float8"
+            "SELECT holder, extract(epoch FROM expires_at - clock_timestamp())::float8"
             " FROM service_leases WHERE node = %s AND expires_at >= clock_timestamp()", (node,))
         row = await cursor.fetchone()
         return LeaseHolder(*row) if row else None
